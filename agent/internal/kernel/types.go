@@ -1,0 +1,145 @@
+// Package kernel owns the eBPF side of the agent: it loads, attaches and pins
+// the enforcement programs, writes grants into their maps and reads their
+// events. It is the only package that imports cilium/ebpf.
+package kernel
+
+import (
+	"fmt"
+	"time"
+)
+
+// Mode is how escalations are enforced.
+type Mode string
+
+const (
+	// ModeAuto picks the strongest mode this kernel proves it can run.
+	ModeAuto Mode = "auto"
+	// ModeLSM denies with -EPERM from BPF LSM hooks.
+	ModeLSM Mode = "lsm"
+	// ModeSignal kills the escalating task from exec tracepoints before the
+	// new image runs a single user-space instruction.
+	ModeSignal Mode = "signal"
+	// ModeAudit only observes and reports; it never blocks.
+	ModeAudit Mode = "audit"
+)
+
+// ParseMode accepts the names used on the command line and in agent.yaml.
+func ParseMode(s string) (Mode, error) {
+	switch m := Mode(s); m {
+	case ModeAuto, ModeLSM, ModeSignal, ModeAudit:
+		return m, nil
+	}
+	return "", fmt.Errorf("mode %q is not one of auto, lsm, signal, audit", s)
+}
+
+// Enforcing reports whether the mode blocks escalations.
+func (m Mode) Enforcing() bool { return m == ModeLSM || m == ModeSignal }
+
+// AnySession is the session id of a user-scoped grant entry. It equals the
+// kernel's AUDIT_SID_UNSET, so a process without an audit session matches
+// user-scoped grants only.
+const AnySession = ^uint32(0)
+
+// DefaultPinDir is where programs, links and maps are pinned so that
+// enforcement outlives the agent process.
+const DefaultPinDir = "/sys/fs/bpf/pam-agent"
+
+// Grant is one kernel grant entry.
+type Grant struct {
+	// ID is the control plane grant id; at most GrantIDLen bytes.
+	ID        string
+	UID       uint32
+	SessionID uint32
+	// ExpiresAt is converted once to a CLOCK_BOOTTIME deadline when written,
+	// so later wall-clock changes neither extend nor shorten the grant.
+	ExpiresAt time.Time
+}
+
+// GrantIDLen is the room for a grant id in the kernel map value.
+const GrantIDLen = 40
+
+// EventKind says what an event reports.
+type EventKind uint8
+
+const (
+	EventEscalationDenied EventKind = iota + 1
+	EventEscalationAllowed
+)
+
+func (k EventKind) String() string {
+	switch k {
+	case EventEscalationDenied:
+		return "escalation_denied"
+	case EventEscalationAllowed:
+		return "escalation_allowed"
+	}
+	return fmt.Sprintf("event_%d", uint8(k))
+}
+
+// Event is one record from the kernel ring buffer.
+type Event struct {
+	Kind      EventKind
+	Time      time.Time
+	PID       uint32
+	PPID      uint32
+	UID       uint32
+	EUID      uint32
+	LoginUID  uint32
+	SessionID uint32
+	// TTY is the controlling terminal name as the kernel knows it ("pts/3"),
+	// empty when there is none.
+	TTY      string
+	Comm     string
+	Filename string
+	GrantID  string
+}
+
+// Options configure Open.
+type Options struct {
+	Mode   Mode
+	PinDir string
+	// Allowlist names benign setuid helpers; each is resolved to its file
+	// identity (device+inode), never matched by path in the kernel.
+	Allowlist []string
+}
+
+// CheckAndSetDefaults validates the options and fills defaults.
+func (o *Options) CheckAndSetDefaults() error {
+	if o.Mode == "" {
+		o.Mode = ModeAuto
+	}
+	if _, err := ParseMode(string(o.Mode)); err != nil {
+		return err
+	}
+	if o.PinDir == "" {
+		o.PinDir = DefaultPinDir
+	}
+	if o.Allowlist == nil {
+		o.Allowlist = DefaultAllowlist
+	}
+	return nil
+}
+
+// DefaultAllowlist is the shipped list of benign setuid helpers.
+var DefaultAllowlist = []string{
+	"/usr/bin/passwd", "/usr/bin/chsh", "/usr/bin/chfn", "/usr/bin/gpasswd",
+	"/usr/bin/newgrp", "/usr/bin/fusermount", "/usr/bin/fusermount3",
+	"/usr/bin/mount", "/usr/bin/umount", "/usr/sbin/unix_chkpwd",
+	"/usr/lib/dbus-1.0/dbus-daemon-launch-helper",
+	"/usr/lib/polkit-1/polkit-agent-helper-1",
+	"/usr/lib/openssh/ssh-keysign", "/usr/lib/xorg/Xorg.wrap",
+}
+
+// Facts are what Check found about the running kernel.
+type Facts struct {
+	BTF           bool   `json:"btf"`
+	RingBuffer    bool   `json:"ring_buffer"`
+	TPBTF         bool   `json:"tp_btf"`
+	SendSignal    bool   `json:"send_signal"`
+	BPFLSM        bool   `json:"bpf_lsm"`
+	BPFFS         bool   `json:"bpffs"`
+	KernelRelease string `json:"kernel_release"`
+	// Mode is what ModeAuto would choose.
+	Mode  Mode     `json:"mode"`
+	Notes []string `json:"notes,omitempty"`
+}
