@@ -1,0 +1,87 @@
+package kernel
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/features"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+)
+
+// Check probes the running kernel by loading, attaching and self-testing
+// each mode with private, unpinned maps, so it never disturbs a running
+// agent's enforcement. It needs root for the probes.
+func Check() Facts {
+	f := Facts{KernelRelease: kernelRelease()}
+	_, err := os.Stat("/sys/kernel/btf/vmlinux")
+	f.BTF = err == nil
+	f.BPFFS = isBPFFS(bpffsRoot)
+	f.RingBuffer = features.HaveMapType(ebpf.RingBuf) == nil
+	f.SendSignal = features.HaveProgramHelper(ebpf.TracePoint, 109) == nil // bpf_send_signal
+	if err := rlimit.RemoveMemlock(); err != nil {
+		f.Notes = append(f.Notes, "remove memlock limit: "+err.Error())
+	}
+	f.Mode = ModeAudit
+	for _, mode := range []Mode{ModeLSM, ModeSignal} {
+		err := probeMode(mode)
+		switch {
+		case err == nil && mode == ModeLSM:
+			f.BPFLSM, f.TPBTF = true, true
+		case err == nil:
+			f.TPBTF = true
+		default:
+			f.Notes = append(f.Notes, fmt.Sprintf("%s: %v", mode, err))
+			continue
+		}
+		if !f.Mode.Enforcing() {
+			f.Mode = mode
+		}
+	}
+	return f
+}
+
+// probeMode attaches mode's hook in audit setting with throwaway maps and
+// proves it fires.
+func probeMode(mode Mode) error {
+	spec, err := loadEnforce()
+	if err != nil {
+		return err
+	}
+	for _, m := range spec.Maps {
+		m.Pinning = ebpf.PinNone
+	}
+	var maps enforceMaps
+	if err := spec.LoadAndAssign(&maps, nil); err != nil {
+		return fmt.Errorf("load maps: %w", err)
+	}
+	defer maps.Close()
+	// Observe only: a probe must never deny anything.
+	if err := maps.ZpamSettings.Put(uint32(0), enforceSettings{Mode: modeValues[ModeAudit]}); err != nil {
+		return fmt.Errorf("write mode: %w", err)
+	}
+	opts := &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{
+		enforceMapZpamAllowlist: maps.ZpamAllowlist, enforceMapZpamCounters: maps.ZpamCounters,
+		enforceMapZpamEvents: maps.ZpamEvents, enforceMapZpamGrants: maps.ZpamGrants,
+		enforceMapZpamSettings: maps.ZpamSettings,
+	}}
+	l, err := attach(spec, hookFor(mode), opts)
+	if err != nil {
+		if errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("kernel refused the program (EPERM): %w", err)
+		}
+		return err
+	}
+	defer l.Close()
+	return selfTest(maps.ZpamCounters)
+}
+
+func kernelRelease() string {
+	var u unix.Utsname
+	if err := unix.Uname(&u); err != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}

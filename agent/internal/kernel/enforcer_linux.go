@@ -1,0 +1,225 @@
+package kernel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+)
+
+// ErrGrantExpired is returned when asked to write a grant already past its
+// expiry; the kernel would ignore it anyway.
+var ErrGrantExpired = errors.New("grant already expired")
+
+// Enforcer is the attached enforcement program and its pinned maps.
+//
+// Concurrency: map operations are safe from any goroutine; Close must be
+// called once, after which Events is closed.
+type Enforcer struct {
+	log    *slog.Logger
+	mode   Mode
+	maps   enforceMaps
+	link   link.Link
+	reader *ringbuf.Reader
+	events chan Event
+	drops  atomic.Uint64
+	wg     sync.WaitGroup
+}
+
+// Open loads the programs, re-adopting pinned maps and links from a previous
+// agent, attaches the strongest mode that proves itself (or the one asked
+// for) and starts reading events.
+func Open(ctx context.Context, opts Options, log *slog.Logger) (*Enforcer, error) {
+	if err := opts.CheckAndSetDefaults(); err != nil {
+		return nil, err
+	}
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return nil, fmt.Errorf("remove memlock limit: %w", err)
+	}
+	if err := ensureBPFFS(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(opts.PinDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create pin directory: %w", err)
+	}
+	spec, err := loadEnforce()
+	if err != nil {
+		return nil, err
+	}
+	e := &Enforcer{log: log, events: make(chan Event, 4096)}
+	collOpts := &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: opts.PinDir}}
+	if err := spec.LoadAndAssign(&e.maps, collOpts); err != nil {
+		return nil, fmt.Errorf("load maps (pinned at %s): %w", opts.PinDir, err)
+	}
+	if err := e.attachMode(spec, opts, collOpts); err != nil {
+		e.maps.Close()
+		return nil, err
+	}
+	if resolved, err := syncAllowlist(e.maps.ZpamAllowlist, opts.Allowlist); err != nil {
+		e.Close()
+		return nil, err
+	} else {
+		log.Info("allowlist loaded", "helpers", len(resolved))
+	}
+	if err := e.startReader(ctx); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// attachMode adopts a pinned link when it serves the requested mode, else
+// attaches candidates strongest first. A new link is pinned before an old
+// one is released, so there is no window without enforcement.
+func (e *Enforcer) attachMode(spec *ebpf.CollectionSpec, opts Options, collOpts *ebpf.CollectionOptions) error {
+	old, oldHook, adopted := adoptPinned(opts.PinDir)
+	if adopted {
+		mode, ok := e.adoptable(oldHook, opts.Mode)
+		if ok && e.setMode(mode) == nil && selfTest(e.maps.ZpamCounters) == nil {
+			e.link, e.mode = old, mode
+			e.log.Info("re-adopted pinned enforcement", "mode", mode, "pin", filepath.Join(opts.PinDir, oldHook.pin))
+			return nil
+		}
+	}
+	var errs []error
+	for _, mode := range candidates(opts.Mode) {
+		l, err := e.tryMode(spec, mode, opts.PinDir, collOpts)
+		if err != nil {
+			e.log.Info("enforcement mode unavailable", "mode", mode, "err", err)
+			errs = append(errs, fmt.Errorf("%s: %w", mode, err))
+			continue
+		}
+		e.link, e.mode = l, mode
+		if adopted && hookFor(mode).pin != oldHook.pin {
+			_ = old.Unpin()
+		}
+		if adopted {
+			_ = old.Close()
+		}
+		return nil
+	}
+	if adopted {
+		_ = old.Close()
+	}
+	return fmt.Errorf("no enforcement mode could attach: %w", errors.Join(errs...))
+}
+
+// adoptable says which mode a pinned hook serves for the requested mode.
+func (e *Enforcer) adoptable(h hook, requested Mode) (Mode, bool) {
+	switch {
+	case h.lsm && (requested == ModeAuto || requested == ModeLSM):
+		return ModeLSM, true
+	case !h.lsm && requested == ModeAuto:
+		// A pinned tracepoint under auto still serves signal; an lsm
+		// upgrade is not attempted while adopting.
+		return ModeSignal, true
+	case !h.lsm && (requested == ModeSignal || requested == ModeAudit):
+		return requested, true
+	}
+	return "", false
+}
+
+// tryMode attaches one mode, proves it fires, and pins it.
+func (e *Enforcer) tryMode(spec *ebpf.CollectionSpec, mode Mode, pinDir string, collOpts *ebpf.CollectionOptions) (link.Link, error) {
+	if err := e.setMode(mode); err != nil {
+		return nil, err
+	}
+	h := hookFor(mode)
+	l, err := attach(spec, h, collOpts)
+	if err != nil {
+		return nil, err
+	}
+	if err := selfTest(e.maps.ZpamCounters); err != nil {
+		l.Close()
+		return nil, err
+	}
+	pin := filepath.Join(pinDir, h.pin)
+	_ = os.Remove(pin) // a stale pin of the same hook is replaced
+	if err := l.Pin(pin); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("pin link %s: %w", pin, err)
+	}
+	return l, nil
+}
+
+// setMode tells the programs what to do on a denial.
+func (e *Enforcer) setMode(m Mode) error {
+	s := enforceSettings{Mode: modeValues[m]}
+	if err := e.maps.ZpamSettings.Put(uint32(0), s); err != nil {
+		return fmt.Errorf("write mode: %w", err)
+	}
+	return nil
+}
+
+// Mode is the mode in force.
+func (e *Enforcer) Mode() Mode { return e.mode }
+
+// Close stops reading events and releases this process's handles. The
+// pins stay, so enforcement stays in place (fail closed).
+func (e *Enforcer) Close() error {
+	var errs []error
+	if e.reader != nil {
+		errs = append(errs, e.reader.Close())
+	}
+	e.wg.Wait()
+	if e.link != nil {
+		errs = append(errs, e.link.Close())
+	}
+	errs = append(errs, e.maps.Close())
+	return errors.Join(errs...)
+}
+
+// Uninstall detaches the programs and removes every pin under pinDir. It is
+// the only path that releases enforcement.
+func Uninstall(pinDir string) error {
+	if pinDir == "" {
+		pinDir = DefaultPinDir
+	}
+	if err := disarm(pinDir); err != nil {
+		return err
+	}
+	for _, h := range []hook{lsmHook, tpHook} {
+		pin := filepath.Join(pinDir, h.pin)
+		l, err := link.LoadPinnedLink(pin, nil)
+		if err != nil {
+			continue
+		}
+		// Detach first: another process may still hold the link open.
+		if err := l.Detach(); err != nil && !errors.Is(err, ebpf.ErrNotSupported) {
+			l.Close()
+			return fmt.Errorf("detach %s: %w", pin, err)
+		}
+		l.Close()
+	}
+	if err := os.RemoveAll(pinDir); err != nil {
+		return fmt.Errorf("remove pins in %s: %w", pinDir, err)
+	}
+	return nil
+}
+
+// disarm switches the pinned programs to observe-only. Tracing links cannot
+// be force-detached on every kernel, and a process may still hold one open;
+// disarmed, such a leftover can no longer deny anything.
+func disarm(pinDir string) error {
+	m, err := ebpf.LoadPinnedMap(filepath.Join(pinDir, enforceMapZpamSettings), nil)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open pinned settings: %w", err)
+	}
+	defer m.Close()
+	if err := m.Put(uint32(0), enforceSettings{Mode: modeValues[ModeAudit]}); err != nil {
+		return fmt.Errorf("disarm enforcement: %w", err)
+	}
+	return nil
+}

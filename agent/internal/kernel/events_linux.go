@@ -1,0 +1,81 @@
+package kernel
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf/ringbuf"
+)
+
+// Events delivers ring buffer events; it is closed after Close.
+func (e *Enforcer) Events() <-chan Event { return e.events }
+
+// Drops counts events lost in the kernel (ring buffer full) plus those
+// dropped because nobody consumed Events fast enough.
+func (e *Enforcer) Drops() uint64 {
+	kernel, _ := counterSum(e.maps.ZpamCounters, enforceZpamCounterZPAM_COUNTER_RINGBUF_DROPS)
+	return kernel + e.drops.Load()
+}
+
+func (e *Enforcer) startReader(ctx context.Context) error {
+	rd, err := ringbuf.NewReader(e.maps.ZpamEvents)
+	if err != nil {
+		return fmt.Errorf("open ring buffer: %w", err)
+	}
+	e.reader = rd
+	e.wg.Add(1)
+	go e.readLoop(ctx)
+	return nil
+}
+
+func (e *Enforcer) readLoop(ctx context.Context) {
+	defer e.wg.Done()
+	defer close(e.events)
+	for {
+		rec, err := e.reader.Read()
+		if errors.Is(err, ringbuf.ErrClosed) {
+			return
+		}
+		if err != nil {
+			e.log.Warn("read kernel event", "err", err)
+			continue
+		}
+		ev, err := decodeEvent(rec.RawSample)
+		if err != nil {
+			e.drops.Add(1)
+			e.log.Warn("decode kernel event", "err", err)
+			continue
+		}
+		select {
+		case e.events <- ev:
+		case <-ctx.Done():
+			e.drops.Add(1)
+		default:
+			e.drops.Add(1)
+		}
+	}
+}
+
+func decodeEvent(raw []byte) (Event, error) {
+	var r enforceEvent
+	if err := binary.Read(bytes.NewReader(raw), binary.LittleEndian, &r); err != nil {
+		return Event{}, err
+	}
+	return Event{
+		Kind:      EventKind(r.Kind),
+		Time:      wallFromBoot(r.BootNs),
+		PID:       r.Pid,
+		PPID:      r.Ppid,
+		UID:       r.Uid,
+		EUID:      r.Euid,
+		LoginUID:  r.Loginuid,
+		SessionID: r.Session,
+		TTY:       cString(r.Tty[:]),
+		Comm:      cString(r.Comm[:]),
+		Filename:  cString(r.Filename[:]),
+		GrantID:   cString(r.GrantId[:]),
+	}, nil
+}
