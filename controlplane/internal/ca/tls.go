@@ -1,0 +1,24 @@
+package ca
+
+import (
+	"crypto/tls"
+	"fmt"
+
+	"github.com/zpam/zpam/controlplane/internal/config"
+)
+
+// ServerTLS is the gRPC server's TLS config. Client certificates are
+// verified when given but not required, because Enroll is called before the
+// host has one; the auth interceptor demands them for every other RPC.
+func ServerTLS(layout config.Layout, auth *Authority) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(layout.ServerCert(), layout.ServerKey())
+	if err != nil {
+		return nil, fmt.Errorf("load server certificate: %w", err)
+	}
+	return &tls.Config{
+		MinVersion:   tls.VersionTLS13,
+		Certificates: []tls.Certificate{cert},
+		ClientAuth:   tls.VerifyClientCertIfGiven,
+		ClientCAs:    auth.Pool(),
+	}, nil
+}

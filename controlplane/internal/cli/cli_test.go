@@ -1,0 +1,85 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func execute(args ...string) (int, string, string) {
+	var out, errOut bytes.Buffer
+	code := Execute(context.Background(), "1.2.3", args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestUsageErrorsExit2(t *testing.T) {
+	dir := t.TempDir()
+	cases := map[string]struct {
+		args []string
+		want string
+	}{
+		"unknown flag":     {[]string{"serve", "--bogus"}, `unknown flag "--bogus"`},
+		"unknown command":  {[]string{"frobnicate"}, `unknown command "frobnicate"`},
+		"bad duration":     {[]string{"token", "create", "--data-dir", dir, "--ttl", "1x"}, `--ttl: "1x" is not a positive duration like 90s, 30m or 1h`},
+		"bad labels":       {[]string{"token", "create", "--data-dir", dir, "--labels", "env"}, `--labels: "env" is not key=value`},
+		"missing name":     {[]string{"user", "add", "--data-dir", dir}, "needs exactly one NAME"},
+		"postgres":         {[]string{"serve", "--data-dir", dir, "--database", "postgres://db/zpam"}, "PostgreSQL support is not built yet"},
+		"bad listen":       {[]string{"serve", "--data-dir", dir, "--listen", "nope"}, `--listen "nope" is not an address`},
+		"missing value":    {[]string{"token", "create", "--ttl"}, "--ttl needs a value"},
+		"stray argument":   {[]string{"init", "extra"}, `does not take "extra"`},
+		"policy test user": {[]string{"policy", "test", "--data-dir", dir}, "--user is required"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			code, _, stderr := execute(c.args...)
+			if code != exitUsage || !strings.Contains(stderr, c.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+				t.Fatalf("exit %d, stderr %q; want exit 2 and one line containing %q", code, stderr, c.want)
+			}
+		})
+	}
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	if code, out, _ := execute("--version"); code != 0 || out != "pam-controlplane 1.2.3\n" {
+		t.Fatalf("--version: %d %q", code, out)
+	}
+	if code, out, _ := execute("--help"); code != 0 || !strings.Contains(out, "serve") {
+		t.Fatalf("--help: %d %q", code, out)
+	}
+}
+
+func TestInitIsIdempotentAndCommandsWork(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	code, out, stderr := execute("init", "--data-dir", dir)
+	if code != 0 || !strings.Contains(out, "created "+filepath.Join(dir, "ca.pem")) {
+		t.Fatalf("init: %d %q %q", code, out, stderr)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "ca-key.pem")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("ca-key.pem mode: %v %v", fi, err)
+	}
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("data dir mode: %v %v", fi, err)
+	}
+	_, out, _ = execute("init", "--data-dir", dir)
+	if strings.Contains(out, "created") || !strings.Contains(out, "kept "+filepath.Join(dir, "policy.yaml")) {
+		t.Fatalf("second init must keep everything: %q", out)
+	}
+	code, out, _ = execute("token", "create", "--data-dir", dir, "--labels", "env=prod")
+	if code != 0 || !strings.HasPrefix(out, "zpam1.") || strings.Count(out, "\n") != 1 {
+		t.Fatalf("token create: %d %q", code, out)
+	}
+	code, out, _ = execute("user", "add", "alice", "--groups", "ops", "--data-dir", dir)
+	if code != 0 || !strings.HasPrefix(out, "otpauth://totp/ZPAM:alice?") {
+		t.Fatalf("user add: %d %q", code, out)
+	}
+	if code, _, stderr := execute("user", "add", "alice", "--data-dir", dir); code != exitFailure || !strings.Contains(stderr, "already exists") {
+		t.Fatalf("duplicate user: %d %q", code, stderr)
+	}
+	code, out, _ = execute("policy", "test", "--data-dir", dir, "--user", "alice", "--for", "30m")
+	if code != 0 || !strings.Contains(out, "decision: deny") {
+		t.Fatalf("policy test on the default policy: %d %q", code, out)
+	}
+}

@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/zpam/zpam/controlplane/internal/config"
+	"github.com/zpam/zpam/controlplane/internal/server"
+)
+
+func newServe(e *env) *cobra.Command {
+	var cfg config.Serve
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the agent and admin gRPC APIs (mTLS) and /healthz, /metrics",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cfg.CheckAndSetDefaults(); err != nil {
+				return usageOr(err)
+			}
+			return run(func() error { return serve(cmd.Context(), e, cfg) })
+		},
+	}
+	addDataDir(cmd, &cfg.DataDir)
+	cmd.Flags().StringVar(&cfg.Listen, "listen", config.DefaultListen, "gRPC (mTLS) address HOST:PORT")
+	cmd.Flags().StringVar(&cfg.HTTP, "http", config.DefaultHTTP, "HTTP address for /healthz and /metrics")
+	cmd.Flags().StringVar(&cfg.DatabaseURL, "database", "", "database URL; empty: SQLite zpam.db in --data-dir")
+	return cmd
+}
+
+func serve(ctx context.Context, e *env, cfg config.Serve) error {
+	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	reload := make(chan os.Signal, 1)
+	signal.Notify(reload, syscall.SIGHUP)
+	defer signal.Stop(reload)
+	srv, err := server.New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	return srv.Run(ctx, reload)
+}
+
+// usageOr keeps config errors as usage errors (exit 2).
+func usageOr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, config.ErrPostgresNotBuilt) {
+		return err
+	}
+	return usagef("%v", err)
+}

@@ -1,0 +1,89 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"time"
+)
+
+// Serve holds the options of `pam-controlplane serve`.
+type Serve struct {
+	DataDir string
+	// Listen is the gRPC (mTLS) address.
+	Listen string
+	// HTTP is the /healthz and /metrics address.
+	HTTP string
+	// DatabaseURL is the raw --database value; Database is what it resolved to.
+	DatabaseURL string
+	Database    Database
+	// PolicyPoll is how often policy.yaml's mtime is checked.
+	PolicyPoll time.Duration
+	// ExpiryTick bounds how late a grant may be expired.
+	ExpiryTick time.Duration
+	// WatchBuffer is the per-watcher event queue; a watcher further behind
+	// is disconnected so memory stays bounded.
+	WatchBuffer int
+	// HostCertTTL is the validity of enrolled host certificates.
+	HostCertTTL time.Duration
+}
+
+// Defaults of serve; the CLI shows them in --help.
+const (
+	DefaultListen = "127.0.0.1:7443"
+	DefaultHTTP   = "127.0.0.1:7080"
+)
+
+// CheckAndSetDefaults validates the options and fills in defaults. Call once.
+func (s *Serve) CheckAndSetDefaults() error {
+	if s.DataDir == "" {
+		return errors.New("--data-dir is required; pass the directory made by pam-controlplane init")
+	}
+	s.Listen = orDefault(s.Listen, DefaultListen)
+	s.HTTP = orDefault(s.HTTP, DefaultHTTP)
+	if err := checkAddr("--listen", s.Listen); err != nil {
+		return err
+	}
+	if err := checkAddr("--http", s.HTTP); err != nil {
+		return err
+	}
+	db, err := ParseDatabase(s.DatabaseURL, Layout{Dir: s.DataDir})
+	if err != nil {
+		return err
+	}
+	s.Database = db
+	s.setTunables()
+	return nil
+}
+
+func (s *Serve) setTunables() {
+	if s.PolicyPoll <= 0 {
+		s.PolicyPoll = time.Second
+	}
+	if s.ExpiryTick <= 0 {
+		s.ExpiryTick = 250 * time.Millisecond
+	}
+	if s.WatchBuffer <= 0 {
+		s.WatchBuffer = 256
+	}
+	if s.HostCertTTL <= 0 {
+		s.HostCertTTL = 24 * time.Hour
+	}
+}
+
+// Layout is the data directory's file layout.
+func (s *Serve) Layout() Layout { return Layout{Dir: s.DataDir} }
+
+func orDefault(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+func checkAddr(flag, addr string) error {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("%s %q is not an address; expected HOST:PORT like 127.0.0.1:7443", flag, addr)
+	}
+	return nil
+}

@@ -1,0 +1,69 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"os"
+)
+
+// DefaultFile is the policy init writes: it grants nothing to anyone
+// automatically, and shows every field in comments.
+const DefaultFile = `# ZPAM policy. pam-controlplane serve reloads this file when it changes and
+# on SIGHUP; a file with an error is rejected (file:line is logged) and the
+# previous policy stays in force.
+#
+# The first role, in file order, whose users and hosts match a request
+# decides it. No matching role: denied.
+
+# Groups usable as "@name" in users and approvals.from. People registered
+# with "pam-controlplane user add NAME --groups a,b" are members too.
+groups:
+  admins: []
+  # sec-leads: [carol, dave]
+
+roles:
+  # Safe default: admins may elevate anywhere for up to 1h, each request
+  # approved by another admin (never by the requester).
+  - name: admin-approved
+    users: ["@admins"]
+    max_duration: 1h
+    approvals: {count: 1, from: ["@admins"]}
+
+  # Every field, commented:
+  # - name: prod-oncall                 # unique; shown to people and in audit
+  #   users: [alice, bob, "@oncall"]    # unix user names, "@group", or "*" for everyone
+  #   hosts: {env: prod}                # label selector; omitted = all hosts
+  #   max_duration: 1h                  # required; requests for longer are denied
+  #   auto_approve: false               # true: granted at once (no approvers)
+  #   mfa: true                         # the requester must give a current TOTP code
+  #   approvals: {count: 1, from: ["@sec-leads"]}   # N approvers; from empty = any admin
+  #   hours: "Mon-Fri 07:00-20:00 UTC"  # [days] HH:MM-HH:MM zone (IANA, e.g. Europe/Berlin)
+  #   when: 'request.tty && request.reason.size() > 10'
+  #       # CEL over request.user, request.host (labels map), request.duration
+  #       # (seconds), request.reason, request.tty, request.source_address,
+  #       # request.time (timestamp)
+  #   scope: session                    # default; "user": every session of the user
+  #
+  # - name: dev-self-service
+  #   users: ["*"]
+  #   hosts: {env: dev}
+  #   max_duration: 30m
+  #   auto_approve: true
+`
+
+// WriteDefault writes DefaultFile to path unless a file is there. It
+// reports whether it created the file.
+func WriteDefault(path string) (bool, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if errors.Is(err, os.ErrExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("create %s: %w", path, err)
+	}
+	if _, err := f.WriteString(DefaultFile); err != nil {
+		f.Close()
+		return false, fmt.Errorf("write %s: %w", path, err)
+	}
+	return true, f.Close()
+}

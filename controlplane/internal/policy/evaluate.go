@@ -1,0 +1,142 @@
+package policy
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Outcome is what the policy decided.
+type Outcome string
+
+const (
+	Deny Outcome = "deny"
+	// Grant: grant now (after MFA if the decision asks for it).
+	Grant Outcome = "grant"
+	// NeedApprovals: wait for approvers (after MFA if asked for).
+	NeedApprovals Outcome = "need_approvals"
+)
+
+// MinDuration is the shortest grant anyone may ask for.
+const MinDuration = time.Second
+
+// Input is what the policy judges; the core fills it from the agent's
+// observations, the host record and the user registry.
+type Input struct {
+	User string
+	// UserGroups are the groups the user is registered in.
+	UserGroups    []string
+	Host          string
+	HostLabels    map[string]string
+	Duration      time.Duration
+	Reason        string
+	TTY           bool
+	SourceAddress string
+	Time          time.Time
+}
+
+// Decision is the result of Evaluate.
+type Decision struct {
+	Outcome Outcome
+	Role    string
+	// Reason explains the decision in one sentence.
+	Reason          string
+	MFA             bool
+	Scope           Scope
+	ApprovalsNeeded int
+	Approvers       []string
+}
+
+// Evaluate decides a request: the first role, in file order, whose users
+// and hosts match decides it; later roles are never consulted.
+func (p *Policy) Evaluate(in Input) Decision {
+	for i := range p.Roles {
+		r := &p.Roles[i]
+		if p.Matches(r.Users, in.User, in.UserGroups) && selects(r.Hosts, in.HostLabels) {
+			return r.decide(in)
+		}
+	}
+	return Decision{Outcome: Deny, Reason: fmt.Sprintf("no role allows user %s on host %s", in.User, in.Host)}
+}
+
+func (r *Role) decide(in Input) Decision {
+	if reason := r.refusal(in); reason != "" {
+		return Decision{Outcome: Deny, Role: r.Name, Reason: reason}
+	}
+	d := Decision{Role: r.Name, MFA: r.MFA, Scope: r.Scope}
+	switch {
+	case r.Approvals.Count > 0:
+		d.Outcome, d.ApprovalsNeeded, d.Approvers = NeedApprovals, r.Approvals.Count, r.Approvals.From
+		d.Reason = fmt.Sprintf("role %s needs %d approval(s)", r.Name, r.Approvals.Count)
+	case r.AutoApprove:
+		d.Outcome, d.Reason = Grant, fmt.Sprintf("auto-approved by role %s", r.Name)
+	default:
+		return Decision{Outcome: Deny, Role: r.Name, Reason: fmt.Sprintf("role %s needs approvals or auto_approve", r.Name)}
+	}
+	return d
+}
+
+// refusal is the reason a matching role still refuses, or "".
+func (r *Role) refusal(in Input) string {
+	if in.Duration < MinDuration || in.Duration > r.MaxDuration {
+		return fmt.Sprintf("duration %s is outside 1s to %s allowed by role %s", in.Duration, r.MaxDuration, r.Name)
+	}
+	if r.Hours != nil && !r.Hours.Contains(in.Time) {
+		return fmt.Sprintf("role %s allows requests only %s", r.Name, r.Hours)
+	}
+	if r.When == nil {
+		return ""
+	}
+	ok, err := r.When.Eval(conditionInput(in))
+	if err != nil {
+		return fmt.Sprintf("condition of role %s failed: %v", r.Name, err)
+	}
+	if !ok {
+		return fmt.Sprintf("condition of role %s is false: %s", r.Name, r.When)
+	}
+	return ""
+}
+
+func conditionInput(in Input) ConditionInput {
+	labels := in.HostLabels
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	return ConditionInput{
+		User: in.User, Host: labels, Duration: int64(in.Duration / time.Second), Reason: in.Reason,
+		TTY: in.TTY, SourceAddress: in.SourceAddress, Time: in.Time,
+	}
+}
+
+// Matches reports whether name is in list: a name, "*", or "@group" where
+// the group comes from the policy's groups or the person's registered groups.
+func (p *Policy) Matches(list []string, name string, registered []string) bool {
+	for _, entry := range list {
+		group, isGroup := strings.CutPrefix(entry, "@")
+		switch {
+		case entry == "*" || entry == name:
+			return true
+		case isGroup && (contains(p.Groups[group], name) || contains(registered, group)):
+			return true
+		}
+	}
+	return false
+}
+
+func selects(selector, labels map[string]string) bool {
+	for k, v := range selector {
+		if got, ok := labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,130 @@
+package requests
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/zpam/zpam/controlplane/internal/errdefs"
+	"github.com/zpam/zpam/controlplane/internal/store"
+)
+
+// Approve counts approver's approval; reaching the number needed grants.
+// Approvers never approve their own request.
+func (s *Service) Approve(ctx context.Context, approver, id, comment string) (View, error) {
+	if err := checkText("comment", comment, maxCommentBytes); err != nil {
+		return View{}, err
+	}
+	return s.writeRequest(ctx, func(tx *store.Tx, out *outbox) (store.Request, error) {
+		return s.approve(tx, out, approver, id, comment, s.now())
+	})
+}
+
+func (s *Service) approve(tx *store.Tx, out *outbox, approver, id, comment string, now time.Time) (store.Request, error) {
+	r, err := pendingRequest(tx, id)
+	if err != nil {
+		return r, err
+	}
+	if err := s.mayApprove(tx, r, approver); err != nil {
+		return r, err
+	}
+	r.ApprovedBy = append(r.ApprovedBy, approver)
+	r.UpdatedAt = now
+	r.StatusReason = fmt.Sprintf("approved by %s (%d of %d)", approver, len(r.ApprovedBy), r.ApprovalsNeeded)
+	if err := auditRequest(tx, AuditApproved, approver, r, now, map[string]any{"comment": comment}); err != nil {
+		return r, err
+	}
+	if len(r.ApprovedBy) >= r.ApprovalsNeeded {
+		if err := issueGrant(tx, out, &r, approver, now); err != nil {
+			return r, err
+		}
+	}
+	out.request(r)
+	return r, tx.UpdateRequest(r)
+}
+
+func (s *Service) mayApprove(tx *store.Tx, r store.Request, approver string) error {
+	if approver == r.User {
+		return fmt.Errorf("%s cannot approve their own request: %w", approver, errdefs.ErrPermission)
+	}
+	if slices.Contains(r.ApprovedBy, approver) {
+		return fmt.Errorf("%s has already approved request %s: %w", approver, r.ID, errdefs.ErrConflict)
+	}
+	if len(r.ApproversAllowed) == 0 {
+		return nil
+	}
+	u, _, err := lookupUser(tx, approver)
+	if err != nil {
+		return err
+	}
+	if !s.policy.Current().Matches(r.ApproversAllowed, approver, u.Groups) {
+		return fmt.Errorf("%s is not among the approvers %v of request %s: %w", approver, r.ApproversAllowed, r.ID, errdefs.ErrPermission)
+	}
+	return nil
+}
+
+// Deny refuses a pending request; the comment is the reason shown to the
+// requester, so it is required.
+func (s *Service) Deny(ctx context.Context, approver, id, comment string) (View, error) {
+	if comment == "" {
+		return View{}, fmt.Errorf("a comment saying why is required to deny: %w", errdefs.ErrInvalid)
+	}
+	if err := checkText("comment", comment, maxCommentBytes); err != nil {
+		return View{}, err
+	}
+	return s.finish(ctx, id, approver, store.StatusDenied, AuditDenied, fmt.Sprintf("denied by %s: %s", approver, comment))
+}
+
+// Cancel withdraws a pending request of hostID; other hosts' requests are
+// reported as not found so their existence does not leak.
+func (s *Service) Cancel(ctx context.Context, hostID, id string) (View, error) {
+	var req store.Request
+	err := s.store.View(ctx, func(tx *store.Tx) error {
+		var err error
+		req, err = hostRequest(tx, hostID, id)
+		return err
+	})
+	if err != nil {
+		return View{}, err
+	}
+	return s.finish(ctx, id, req.User, store.StatusCanceled, AuditCanceled, "canceled by the requester")
+}
+
+// finish moves a pending request to a final status without a grant.
+func (s *Service) finish(ctx context.Context, id, actor string, status store.Status, kind, reason string) (View, error) {
+	return s.writeRequest(ctx, func(tx *store.Tx, out *outbox) (store.Request, error) {
+		r, err := pendingRequest(tx, id)
+		if err != nil {
+			return r, err
+		}
+		r.Status, r.StatusReason, r.UpdatedAt = status, reason, s.now()
+		if err := auditRequest(tx, kind, actor, r, r.UpdatedAt, map[string]any{"reason": reason}); err != nil {
+			return r, err
+		}
+		out.request(r)
+		return r, tx.UpdateRequest(r)
+	})
+}
+
+func pendingRequest(tx *store.Tx, id string) (store.Request, error) {
+	r, err := tx.Request(id)
+	if err != nil {
+		return r, err
+	}
+	if !r.Status.Pending() {
+		return r, fmt.Errorf("request %s is %s, not pending: %w", id, r.Status, errdefs.ErrConflict)
+	}
+	return r, nil
+}
+
+func hostRequest(tx *store.Tx, hostID, id string) (store.Request, error) {
+	r, err := tx.Request(id)
+	if err != nil {
+		return r, err
+	}
+	if r.HostID != hostID {
+		return store.Request{}, fmt.Errorf("request %q: %w", id, errdefs.ErrNotFound)
+	}
+	return r, nil
+}

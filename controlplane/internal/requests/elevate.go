@@ -1,0 +1,151 @@
+package requests
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/zpam/zpam/controlplane/internal/errdefs"
+	"github.com/zpam/zpam/controlplane/internal/mfa"
+	"github.com/zpam/zpam/controlplane/internal/policy"
+	"github.com/zpam/zpam/controlplane/internal/store"
+)
+
+// Elevation is a request as the agent files it. HostID comes from the
+// agent's certificate, never from the message.
+type Elevation struct {
+	HostID   string
+	User     string
+	UID      uint32
+	Duration time.Duration
+	Reason   string
+	Commands []string
+	OTP      string
+	Context  store.RequestContext
+}
+
+// RequestElevation evaluates and stores a request, granting it at once when
+// policy auto-approves.
+func (s *Service) RequestElevation(ctx context.Context, in Elevation) (View, error) {
+	if err := in.validate(); err != nil {
+		return View{}, err
+	}
+	return s.writeRequest(ctx, func(tx *store.Tx, out *outbox) (store.Request, error) {
+		return s.elevate(tx, out, in, s.now())
+	})
+}
+
+func (s *Service) elevate(tx *store.Tx, out *outbox, in Elevation, now time.Time) (store.Request, error) {
+	host, err := tx.Host(in.HostID)
+	if err != nil {
+		return store.Request{}, err
+	}
+	user, registered, err := lookupUser(tx, in.User)
+	if err != nil {
+		return store.Request{}, err
+	}
+	d := s.policy.Current().Evaluate(policyInput(in, host, user, now))
+	if d.Outcome != policy.Deny && d.MFA {
+		if reason, err := checkOTP(tx, user, registered, d.Role, in.OTP, now); err != nil {
+			return store.Request{}, err
+		} else if reason != "" {
+			d = policy.Decision{Outcome: policy.Deny, Role: d.Role, Reason: reason}
+		}
+	}
+	r := newRequest(in, host, d, now)
+	if err := tx.InsertRequest(r); err != nil {
+		return store.Request{}, err
+	}
+	if err := auditRequest(tx, AuditRequested, in.User, r, now, requestDetail(r)); err != nil {
+		return store.Request{}, err
+	}
+	return r, s.applyDecision(tx, out, &r, d, now)
+}
+
+func (s *Service) applyDecision(tx *store.Tx, out *outbox, r *store.Request, d policy.Decision, now time.Time) error {
+	var err error
+	switch d.Outcome {
+	case policy.Grant:
+		err = issueGrant(tx, out, r, ActorSystem, now)
+	case policy.NeedApprovals:
+		err = auditRequest(tx, AuditPending, ActorSystem, *r, now, map[string]any{"reason": d.Reason})
+	default:
+		err = auditRequest(tx, AuditDenied, ActorSystem, *r, now, map[string]any{"reason": d.Reason})
+	}
+	if err != nil {
+		return err
+	}
+	r.StatusReason = d.Reason
+	out.request(*r)
+	return tx.UpdateRequest(*r)
+}
+
+func newRequest(in Elevation, host store.Host, d policy.Decision, now time.Time) store.Request {
+	r := store.Request{
+		ID: uuid.NewString(), HostID: host.ID, Hostname: host.Hostname, User: in.User, UID: in.UID,
+		Duration: in.Duration, Reason: in.Reason, Commands: in.Commands, Context: in.Context,
+		Status: store.StatusDenied, StatusReason: d.Reason, Role: d.Role, Scope: store.Scope(d.Scope),
+		CreatedAt: now, UpdatedAt: now,
+	}
+	if r.Scope == "" {
+		r.Scope = store.ScopeSession
+	}
+	if d.Outcome == policy.NeedApprovals {
+		r.Status, r.ApprovalsNeeded, r.ApproversAllowed = store.StatusPendingApproval, d.ApprovalsNeeded, d.Approvers
+	}
+	return r
+}
+
+func policyInput(in Elevation, host store.Host, user store.User, now time.Time) policy.Input {
+	name := host.Hostname
+	if name == "" {
+		name = host.ID
+	}
+	return policy.Input{
+		User: in.User, UserGroups: user.Groups, Host: name, HostLabels: host.Labels,
+		Duration: in.Duration, Reason: in.Reason, TTY: in.Context.TTY,
+		SourceAddress: in.Context.SourceAddress, Time: now,
+	}
+}
+
+func requestDetail(r store.Request) map[string]any {
+	return map[string]any{
+		"duration_seconds": int64(r.Duration / time.Second), "reason": r.Reason, "uid": r.UID,
+		"commands": r.Commands, "tty": r.Context.TTY, "source_address": r.Context.SourceAddress,
+		"session_id": r.Context.SessionID,
+	}
+}
+
+// lookupUser finds the registered person; not being registered is normal.
+func lookupUser(tx *store.Tx, name string) (store.User, bool, error) {
+	u, err := tx.User(name)
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return store.User{Name: name}, false, nil
+	}
+	return u, err == nil, err
+}
+
+// checkOTP returns why the code is refused, or "" when it is accepted. An
+// accepted code's time step is recorded so it cannot be used again.
+func checkOTP(tx *store.Tx, u store.User, registered bool, role, code string, now time.Time) (string, error) {
+	if !registered {
+		return fmt.Sprintf("role %s requires MFA but user %s is not registered (pam-controlplane user add %s)", role, u.Name, u.Name), nil
+	}
+	if code == "" {
+		return fmt.Sprintf("role %s requires a TOTP code; retry with --otp", role), nil
+	}
+	step, ok := mfa.Verify(u.TOTPSecret, code, now)
+	if !ok {
+		return "the TOTP code is not valid", nil
+	}
+	fresh, err := tx.AdvanceOTPStep(u.Name, step)
+	if err != nil {
+		return "", err
+	}
+	if !fresh {
+		return "the TOTP code was already used; wait for the next one", nil
+	}
+	return "", nil
+}

@@ -1,0 +1,71 @@
+package requests
+
+import (
+	"context"
+
+	"github.com/zpam/zpam/controlplane/internal/store"
+)
+
+// View is a request with its grant, if it has one.
+type View struct {
+	Request store.Request
+	Grant   *store.Grant
+}
+
+// listLimit caps one listing; pagination comes with the web console.
+const listLimit = 500
+
+// List returns requests in the given statuses, newest first; none given
+// means pending and granted.
+func (s *Service) List(ctx context.Context, statuses []store.Status) ([]View, error) {
+	if len(statuses) == 0 {
+		statuses = []store.Status{store.StatusPendingApproval, store.StatusGranted}
+	}
+	var out []View
+	err := s.store.View(ctx, func(tx *store.Tx) error {
+		reqs, err := tx.Requests(statuses, listLimit)
+		if err != nil {
+			return err
+		}
+		out, err = viewsOf(tx, reqs)
+		return err
+	})
+	return out, err
+}
+
+// Get returns one request with its grant.
+func (s *Service) Get(ctx context.Context, id string) (View, error) {
+	var v View
+	err := s.store.View(ctx, func(tx *store.Tx) error {
+		r, err := tx.Request(id)
+		if err != nil {
+			return err
+		}
+		v, err = viewOf(tx, r)
+		return err
+	})
+	return v, err
+}
+
+func viewsOf(tx *store.Tx, reqs []store.Request) ([]View, error) {
+	out := make([]View, 0, len(reqs))
+	for _, r := range reqs {
+		v, err := viewOf(tx, r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func viewOf(tx *store.Tx, r store.Request) (View, error) {
+	if r.GrantID == "" {
+		return View{Request: r}, nil
+	}
+	g, err := tx.Grant(r.GrantID)
+	if err != nil {
+		return View{}, err
+	}
+	return View{Request: r, Grant: &g}, nil
+}

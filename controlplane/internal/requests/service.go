@@ -1,0 +1,129 @@
+// Package requests is the core of the control plane: the request →
+// policy → approval → grant → expiry/revocation lifecycle, the grant
+// revision log, and the fan-out of changes to watching hosts. It knows
+// nothing of gRPC; errors are errdefs kinds.
+package requests
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/zpam/zpam/controlplane/internal/policy"
+	"github.com/zpam/zpam/controlplane/internal/store"
+)
+
+// PolicySource yields the policy in force.
+type PolicySource interface {
+	Current() *policy.Policy
+}
+
+// Observer is told about outcomes, for metrics.
+type Observer interface {
+	// RequestOutcome is called with a request's new status on every change.
+	RequestOutcome(status store.Status)
+}
+
+// Config configures a Service.
+type Config struct {
+	Store  *store.Store
+	Policy PolicySource
+	// Now is the clock; defaults to time.Now.
+	Now func() time.Time
+	// WatchBuffer bounds each watcher's queue.
+	WatchBuffer int
+	Observer    Observer
+	Log         *slog.Logger
+}
+
+// Service runs the request lifecycle.
+type Service struct {
+	store    *store.Store
+	policy   PolicySource
+	now      func() time.Time
+	observer Observer
+	log      *slog.Logger
+	hub      *hub
+
+	// writeMu spans each write transaction and the publication of its
+	// events, so watchers see changes in commit (revision) order: an agent
+	// must never receive a grant's REMOVE before its UPSERT.
+	writeMu sync.Mutex
+}
+
+// New makes a Service.
+func New(cfg Config) *Service {
+	s := &Service{store: cfg.Store, policy: cfg.Policy, now: cfg.Now, observer: cfg.Observer, log: cfg.Log}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.observer == nil {
+		s.observer = nopObserver{}
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	buffer := cfg.WatchBuffer
+	if buffer <= 0 {
+		buffer = 256
+	}
+	s.hub = newHub(buffer)
+	return s
+}
+
+type nopObserver struct{}
+
+func (nopObserver) RequestOutcome(store.Status) {}
+
+// write runs fn in a transaction and, once committed, publishes the events
+// fn queued and reports new request statuses.
+func (s *Service) write(ctx context.Context, fn func(tx *store.Tx, out *outbox) error) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	var out *outbox
+	err := s.store.Update(ctx, func(tx *store.Tx) error {
+		out = &outbox{}
+		if err := fn(tx, out); err != nil {
+			return err
+		}
+		return out.resolve(tx)
+	})
+	if err != nil {
+		return err
+	}
+	s.hub.publish(out)
+	for _, v := range out.views {
+		s.observer.RequestOutcome(v.Request.Status)
+	}
+	return nil
+}
+
+// writeRequest is write for changes of one request; it returns the
+// request's view as committed.
+func (s *Service) writeRequest(ctx context.Context, fn func(tx *store.Tx, out *outbox) (store.Request, error)) (View, error) {
+	var v View
+	err := s.write(ctx, func(tx *store.Tx, out *outbox) error {
+		r, err := fn(tx, out)
+		if err != nil {
+			return err
+		}
+		v, err = viewOf(tx, r)
+		return err
+	})
+	return v, err
+}
+
+// ConnectedHosts counts open grant streams.
+func (s *Service) ConnectedHosts() int { return s.hub.hostWatchers() }
+
+// ActiveGrants counts grants in force.
+func (s *Service) ActiveGrants(ctx context.Context) (int, error) {
+	var n int
+	err := s.store.View(ctx, func(tx *store.Tx) error {
+		var err error
+		n, err = tx.CountActiveGrants(s.now())
+		return err
+	})
+	return n, err
+}

@@ -1,0 +1,64 @@
+package server
+
+import (
+	"context"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/zpam/zpam/controlplane/internal/requests"
+	"github.com/zpam/zpam/controlplane/internal/store"
+)
+
+// metrics is the Prometheus view of the control plane.
+type metrics struct {
+	registry    *prometheus.Registry
+	requests    *prometheus.CounterVec
+	enrollments *prometheus.CounterVec
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		registry: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zpam_requests_total", Help: "Request status changes, by the status reached.",
+		}, []string{"outcome"}),
+		enrollments: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zpam_enrollments_total", Help: "Host enrollment attempts, by result.",
+		}, []string{"result"}),
+	}
+	m.registry.MustRegister(m.requests, m.enrollments,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// RequestOutcome implements requests.Observer.
+func (m *metrics) RequestOutcome(s store.Status) { m.requests.WithLabelValues(string(s)).Inc() }
+
+func (m *metrics) enrolled(ok bool) {
+	result := "ok"
+	if !ok {
+		result = "failed"
+	}
+	m.enrollments.WithLabelValues(result).Inc()
+}
+
+// watchCore registers the gauges read from the core at scrape time.
+func (m *metrics) watchCore(core *requests.Service) {
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "zpam_active_grants", Help: "Grants in force.",
+		}, func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			n, err := core.ActiveGrants(ctx)
+			if err != nil {
+				return -1
+			}
+			return float64(n)
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "zpam_connected_agents", Help: "Agents with an open grant stream to this process.",
+		}, func() float64 { return float64(core.ConnectedHosts()) }),
+	)
+}

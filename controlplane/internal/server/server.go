@@ -1,0 +1,170 @@
+// Package server is the control plane's network edge: thin gRPC adapters
+// over the core (AgentService, AdminService), certificate-based
+// authorisation, and the HTTP endpoints /healthz and /metrics.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/zpam/zpam/controlplane/internal/ca"
+	"github.com/zpam/zpam/controlplane/internal/config"
+	"github.com/zpam/zpam/controlplane/internal/enroll"
+	"github.com/zpam/zpam/controlplane/internal/policy"
+	"github.com/zpam/zpam/controlplane/internal/requests"
+	"github.com/zpam/zpam/controlplane/internal/store"
+	adminv1 "github.com/zpam/zpam/proto/zpam/admin/v1"
+	agentv1 "github.com/zpam/zpam/proto/zpam/agent/v1"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
+)
+
+// gracePeriod is how long shutdown waits for calls in flight before
+// cutting open streams (agents reconnect and resynchronise).
+const gracePeriod = 3 * time.Second
+
+// Server is a running control plane.
+type Server struct {
+	cfg     config.Serve
+	log     *slog.Logger
+	store   *store.Store
+	policy  *policy.Source
+	core    *requests.Service
+	grpc    *grpc.Server
+	http    *http.Server
+	grpcLis net.Listener
+	httpLis net.Listener
+}
+
+// New opens the store, loads CA and policy, and binds both listeners, so
+// address errors surface before anything is served.
+func New(ctx context.Context, cfg config.Serve, log *slog.Logger) (*Server, error) {
+	s := &Server{cfg: cfg, log: log}
+	if err := s.open(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Server) open(ctx context.Context) error {
+	layout := s.cfg.Layout()
+	auth, err := ca.Load(layout)
+	if err != nil {
+		return fmt.Errorf("%w (run pam-controlplane init --data-dir %s)", err, layout.Dir)
+	}
+	if s.policy, err = policy.NewSource(layout.Policy(), s.log); err != nil {
+		return err
+	}
+	if s.store, err = store.OpenSQLite(ctx, s.cfg.Database.Path); err != nil {
+		return err
+	}
+	m := newMetrics()
+	s.core = requests.New(requests.Config{Store: s.store, Policy: s.policy, WatchBuffer: s.cfg.WatchBuffer, Observer: m, Log: s.log})
+	m.watchCore(s.core)
+	enr := enroll.New(enroll.Config{Store: s.store, Signer: auth, CAPEM: auth.CertPEM, CADER: auth.Cert.Raw, CertTTL: s.cfg.HostCertTTL, Enrolled: m.enrolled})
+	if err := s.buildGRPC(layout, auth, enr); err != nil {
+		return err
+	}
+	s.http = &http.Server{Handler: newHTTPHandler(s.store, m), ReadHeaderTimeout: 5 * time.Second}
+	return s.listen()
+}
+
+func (s *Server) buildGRPC(layout config.Layout, auth *ca.Authority, enr *enroll.Service) error {
+	tlsCfg, err := ca.ServerTLS(layout, auth)
+	if err != nil {
+		return err
+	}
+	authz := &authorizer{hostActive: s.core.HostActive}
+	s.grpc = grpc.NewServer(
+		grpc.Creds(credentials.NewTLS(tlsCfg)),
+		grpc.ChainUnaryInterceptor(authz.unary),
+		grpc.ChainStreamInterceptor(authz.stream),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+	)
+	agentv1.RegisterAgentServiceServer(s.grpc, &agentService{core: s.core, enroll: enr})
+	adminv1.RegisterAdminServiceServer(s.grpc, &adminService{core: s.core})
+	return nil
+}
+
+func (s *Server) listen() error {
+	var err error
+	if s.grpcLis, err = net.Listen("tcp", s.cfg.Listen); err != nil {
+		return fmt.Errorf("listen on --listen %s: %w", s.cfg.Listen, err)
+	}
+	if s.httpLis, err = net.Listen("tcp", s.cfg.HTTP); err != nil {
+		return fmt.Errorf("listen on --http %s: %w", s.cfg.HTTP, err)
+	}
+	return nil
+}
+
+// GRPCAddr is the bound gRPC address.
+func (s *Server) GRPCAddr() net.Addr { return s.grpcLis.Addr() }
+
+// HTTPAddr is the bound HTTP address.
+func (s *Server) HTTPAddr() net.Addr { return s.httpLis.Addr() }
+
+// Core is the request service, for tests.
+func (s *Server) Core() *requests.Service { return s.core }
+
+// Run serves until ctx ends, then shuts down: gRPC first (no new
+// decisions), then HTTP, then the background loops; Close releases the
+// store. reload delivers SIGHUP.
+func (s *Server) Run(ctx context.Context, reload <-chan os.Signal) error {
+	loops, stopLoops := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { s.policy.Run(loops, s.cfg.PolicyPoll, reload) })
+	wg.Go(func() { s.core.RunExpiry(loops, s.cfg.ExpiryTick) })
+	errs := make(chan error, 2)
+	go func() { errs <- s.grpc.Serve(s.grpcLis) }()
+	go func() { errs <- s.http.Serve(s.httpLis) }()
+	s.log.Info("serving", "grpc", s.GRPCAddr().String(), "http", s.HTTPAddr().String(), "database", s.cfg.Database.Path)
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errs:
+		err = fmt.Errorf("serve: %w", err)
+	}
+	s.shutdown()
+	stopLoops()
+	wg.Wait()
+	return err
+}
+
+func (s *Server) shutdown() {
+	s.log.Info("shutting down")
+	stopped := make(chan struct{})
+	go func() { s.grpc.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(gracePeriod):
+		s.grpc.Stop()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), gracePeriod)
+	defer cancel()
+	if err := s.http.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		s.log.Warn("http shutdown", "error", err)
+	}
+}
+
+// Close releases listeners and the store.
+func (s *Server) Close() error {
+	for _, l := range []net.Listener{s.grpcLis, s.httpLis} {
+		if l != nil {
+			l.Close()
+		}
+	}
+	if s.store != nil {
+		return s.store.Close()
+	}
+	return nil
+}

@@ -1,0 +1,95 @@
+package store
+
+import (
+	"fmt"
+	"time"
+)
+
+const grantColumns = `id, request_id, host_id, user_name, uid, scope, session_id, granted_at, expires_at,
+	commands, approvers, role, state, ended_at, revision`
+
+// InsertGrant stores a new active grant.
+func (t *Tx) InsertGrant(g Grant) error {
+	_, err := t.exec(`INSERT INTO grants (`+grantColumns+`) VALUES (`+placeholders(15)+`)`,
+		g.ID, g.RequestID, g.HostID, g.User, int64(g.UID), string(g.Scope), int64(g.SessionID),
+		unixNano(g.GrantedAt), unixNano(g.ExpiresAt), toJSON(nonNilSlice(g.Commands)),
+		toJSON(nonNilSlice(g.Approvers)), g.Role, string(g.State), unixNano(g.EndedAt), g.Revision)
+	if err != nil {
+		return fmt.Errorf("insert grant: %w", err)
+	}
+	return nil
+}
+
+// EndGrant moves an active grant to state at revision. It reports false
+// when the grant was no longer active, so two enders never both win.
+func (t *Tx) EndGrant(id string, state GrantState, at time.Time, revision int64) (bool, error) {
+	res, err := t.exec(`UPDATE grants SET state = ?, ended_at = ?, revision = ? WHERE id = ? AND state = ?`,
+		string(state), unixNano(at), revision, id, string(GrantActive))
+	if err != nil {
+		return false, fmt.Errorf("end grant: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// Grant reads one grant.
+func (t *Tx) Grant(id string) (Grant, error) {
+	g, err := scanGrant(t.queryRow(`SELECT `+grantColumns+` FROM grants WHERE id = ?`, id))
+	if err != nil {
+		return Grant{}, notFound(err, "grant", id)
+	}
+	return g, nil
+}
+
+// ActiveGrants lists a host's active grants that have not expired at now.
+func (t *Tx) ActiveGrants(hostID string, now time.Time) ([]Grant, error) {
+	return t.grants(`SELECT `+grantColumns+` FROM grants WHERE host_id = ? AND state = ? AND expires_at > ? ORDER BY id`,
+		hostID, string(GrantActive), unixNano(now))
+}
+
+// DueGrants lists active grants whose expiry is at or before now.
+func (t *Tx) DueGrants(now time.Time, limit int) ([]Grant, error) {
+	return t.grants(`SELECT `+grantColumns+` FROM grants WHERE state = ? AND expires_at <= ? ORDER BY expires_at LIMIT ?`,
+		string(GrantActive), unixNano(now), limit)
+}
+
+// CountActiveGrants counts grants in force at now, for metrics.
+func (t *Tx) CountActiveGrants(now time.Time) (int, error) {
+	var n int
+	err := t.queryRow(`SELECT COUNT(*) FROM grants WHERE state = ? AND expires_at > ?`, string(GrantActive), unixNano(now)).Scan(&n)
+	return n, err
+}
+
+func (t *Tx) grants(query string, args ...any) ([]Grant, error) {
+	rows, err := t.query(query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list grants: %w", err)
+	}
+	defer rows.Close()
+	var out []Grant
+	for rows.Next() {
+		g, err := scanGrant(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+func scanGrant(row scanner) (Grant, error) {
+	var g Grant
+	var uid, session, granted, expires, ended int64
+	var scope, state, commands, approvers string
+	err := row.Scan(&g.ID, &g.RequestID, &g.HostID, &g.User, &uid, &scope, &session, &granted, &expires,
+		&commands, &approvers, &g.Role, &state, &ended, &g.Revision)
+	if err != nil {
+		return Grant{}, err
+	}
+	g.UID, g.SessionID, g.Scope, g.State = uint32(uid), uint32(session), Scope(scope), GrantState(state)
+	g.GrantedAt, g.ExpiresAt, g.EndedAt = fromUnixNano(granted), fromUnixNano(expires), fromUnixNano(ended)
+	if err := fromJSON(commands, &g.Commands); err != nil {
+		return Grant{}, err
+	}
+	return g, fromJSON(approvers, &g.Approvers)
+}

@@ -1,0 +1,148 @@
+package store
+
+import "time"
+
+// Status is where a request stands.
+type Status string
+
+const (
+	StatusPendingApproval Status = "pending_approval"
+	StatusGranted         Status = "granted"
+	StatusDenied          Status = "denied"
+	StatusExpired         Status = "expired"
+	StatusRevoked         Status = "revoked"
+	StatusCanceled        Status = "canceled"
+)
+
+// Pending reports whether the request may still change by a decision.
+func (s Status) Pending() bool { return s == StatusPendingApproval }
+
+// Scope says which processes of the user may use a grant.
+type Scope string
+
+const (
+	ScopeSession Scope = "session"
+	ScopeUser    Scope = "user"
+)
+
+// GrantState is the life of a grant; only active grants are enforced.
+type GrantState string
+
+const (
+	GrantActive  GrantState = "active"
+	GrantExpired GrantState = "expired"
+	GrantRevoked GrantState = "revoked"
+)
+
+// ChangeKind is what a grant change tells a host to do.
+type ChangeKind string
+
+const (
+	ChangeUpsert ChangeKind = "upsert"
+	ChangeRemove ChangeKind = "remove"
+)
+
+// JoinToken is a stored enrollment token; only the secret's hash is kept.
+type JoinToken struct {
+	SecretHash string
+	Labels     map[string]string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	UsedAt     time.Time
+	UsedByHost string
+}
+
+// Host is an enrolled agent.
+type Host struct {
+	ID         string
+	Hostname   string
+	Labels     map[string]string
+	Facts      map[string]string
+	EnrolledAt time.Time
+	RemovedAt  time.Time
+}
+
+// User is a registered person.
+type User struct {
+	Name       string
+	Groups     []string
+	TOTPSecret string
+	// LastOTPStep is the TOTP time step last accepted, to refuse replays.
+	LastOTPStep int64
+	CreatedAt   time.Time
+}
+
+// RequestContext is what the agent observed about the caller.
+type RequestContext struct {
+	TTY           bool   `json:"tty"`
+	TTYName       string `json:"tty_name,omitempty"`
+	SourceAddress string `json:"source_address,omitempty"`
+	SessionID     uint32 `json:"session_id"`
+	ParentCommand string `json:"parent_command,omitempty"`
+	PID           uint32 `json:"pid,omitempty"`
+}
+
+// Request is an elevation request.
+type Request struct {
+	ID               string
+	HostID           string
+	Hostname         string
+	User             string
+	UID              uint32
+	Duration         time.Duration
+	Reason           string
+	Commands         []string
+	Context          RequestContext
+	Status           Status
+	StatusReason     string
+	Role             string
+	Scope            Scope
+	ApprovalsNeeded  int
+	ApproversAllowed []string
+	ApprovedBy       []string
+	GrantID          string
+	CreatedAt        time.Time
+	UpdatedAt        time.Time
+}
+
+// Grant is an approved, time-boxed elevation.
+type Grant struct {
+	ID        string
+	RequestID string
+	HostID    string
+	User      string
+	UID       uint32
+	Scope     Scope
+	SessionID uint32
+	GrantedAt time.Time
+	ExpiresAt time.Time
+	Commands  []string
+	Approvers []string
+	Role      string
+	State     GrantState
+	EndedAt   time.Time
+	// Revision is the revision of the grant's last change.
+	Revision int64
+}
+
+// GrantChange is one entry of the per-database grant change log.
+type GrantChange struct {
+	Revision int64
+	HostID   string
+	GrantID  string
+	Kind     ChangeKind
+	At       time.Time
+}
+
+// AuditEvent is one entry of the append-only audit trail.
+type AuditEvent struct {
+	ID        int64
+	Kind      string
+	Actor     string
+	RequestID string
+	GrantID   string
+	HostID    string
+	User      string
+	At        time.Time
+	Detail    map[string]any
+}

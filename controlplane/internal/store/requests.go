@@ -1,0 +1,91 @@
+package store
+
+import (
+	"fmt"
+	"time"
+)
+
+const requestColumns = `id, host_id, hostname, user_name, uid, duration_ns, reason, commands, context,
+	status, status_reason, role, scope, approvals_needed, approvers_allowed, approved_by, grant_id,
+	created_at, updated_at`
+
+// InsertRequest stores a new request.
+func (t *Tx) InsertRequest(r Request) error {
+	_, err := t.exec(`INSERT INTO requests (`+requestColumns+`) VALUES (`+placeholders(19)+`)`,
+		r.ID, r.HostID, r.Hostname, r.User, int64(r.UID), int64(r.Duration), r.Reason,
+		toJSON(nonNilSlice(r.Commands)), toJSON(r.Context), string(r.Status), r.StatusReason, r.Role,
+		string(r.Scope), r.ApprovalsNeeded, toJSON(nonNilSlice(r.ApproversAllowed)),
+		toJSON(nonNilSlice(r.ApprovedBy)), r.GrantID, unixNano(r.CreatedAt), unixNano(r.UpdatedAt))
+	if err != nil {
+		return fmt.Errorf("insert request: %w", err)
+	}
+	return nil
+}
+
+// UpdateRequest saves the mutable fields of a request: status, reason,
+// approvals and grant.
+func (t *Tx) UpdateRequest(r Request) error {
+	_, err := t.exec(`UPDATE requests SET status = ?, status_reason = ?, approved_by = ?, grant_id = ?, updated_at = ? WHERE id = ?`,
+		string(r.Status), r.StatusReason, toJSON(nonNilSlice(r.ApprovedBy)), r.GrantID, unixNano(r.UpdatedAt), r.ID)
+	if err != nil {
+		return fmt.Errorf("update request: %w", err)
+	}
+	return nil
+}
+
+// Request reads one request.
+func (t *Tx) Request(id string) (Request, error) {
+	r, err := scanRequest(t.queryRow(`SELECT `+requestColumns+` FROM requests WHERE id = ?`, id))
+	if err != nil {
+		return Request{}, notFound(err, "request", id)
+	}
+	return r, nil
+}
+
+// Requests lists requests in the given statuses, newest first.
+func (t *Tx) Requests(statuses []Status, limit int) ([]Request, error) {
+	args := make([]any, 0, len(statuses)+1)
+	for _, s := range statuses {
+		args = append(args, string(s))
+	}
+	args = append(args, limit)
+	rows, err := t.query(`SELECT `+requestColumns+` FROM requests WHERE status IN (`+placeholders(len(statuses))+`)
+		ORDER BY created_at DESC, id LIMIT ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list requests: %w", err)
+	}
+	defer rows.Close()
+	var out []Request
+	for rows.Next() {
+		r, err := scanRequest(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func scanRequest(row scanner) (Request, error) {
+	var r Request
+	var uid, dur, created, updated int64
+	var status, scope, commands, rctx, allowed, approved string
+	err := row.Scan(&r.ID, &r.HostID, &r.Hostname, &r.User, &uid, &dur, &r.Reason, &commands, &rctx,
+		&status, &r.StatusReason, &r.Role, &scope, &r.ApprovalsNeeded, &allowed, &approved, &r.GrantID,
+		&created, &updated)
+	if err != nil {
+		return Request{}, err
+	}
+	r.UID, r.Duration, r.Status, r.Scope = uint32(uid), time.Duration(dur), Status(status), Scope(scope)
+	r.CreatedAt, r.UpdatedAt = fromUnixNano(created), fromUnixNano(updated)
+	fields := []struct {
+		src string
+		dst any
+	}{{commands, &r.Commands}, {rctx, &r.Context}, {allowed, &r.ApproversAllowed}, {approved, &r.ApprovedBy}}
+	for _, f := range fields {
+		if err := fromJSON(f.src, f.dst); err != nil {
+			return Request{}, err
+		}
+	}
+	return r, nil
+}
