@@ -18,11 +18,14 @@ const PinPrefix = "/sys/fs/bpf/zpam-test-"
 // at once would each deny what the other's grants allow.
 const lockPath = "/run/zpam-roottest.lock"
 
-// Require skips when not root, saying why, except under CI where root is a
-// given and its absence is a failure, so the tier never turns green by
-// silently not running.
+// Require skips under -short or when not root, saying why, except under CI
+// where root is a given and its absence is a failure, so the tier never
+// turns green by silently not running.
 func Require(t testing.TB) {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("skipping: root tier is not run with -short")
+	}
 	if os.Geteuid() == 0 {
 		return
 	}

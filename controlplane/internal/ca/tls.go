@@ -15,6 +15,9 @@ func ServerTLS(layout config.Layout, auth *Authority) (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load server certificate: %w", err)
 	}
+	// Present the CA after the leaf: a first-contact agent pins the server
+	// by the CA fingerprint its join token carries.
+	cert.Certificate = append(cert.Certificate, auth.Cert.Raw)
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{cert},

@@ -1,0 +1,209 @@
+package pamctl_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/zpam/zpam/agent/internal/cli"
+	"github.com/zpam/zpam/agent/internal/cli/pamctl"
+	"github.com/zpam/zpam/agent/internal/cpclient/cptest"
+	"github.com/zpam/zpam/agent/internal/localapi/localapitest"
+	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
+)
+
+type run struct {
+	code           int
+	stdout, stderr string
+}
+
+func pamctlRun(t *testing.T, args ...string) run {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := cli.Execute(context.Background(), pamctl.NewCommand("test"), args, &out, &errOut)
+	return run{code, out.String(), errOut.String()}
+}
+
+func (r run) want(t *testing.T, code int) {
+	t.Helper()
+	if r.code != code {
+		t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", r.code, code, r.stdout, r.stderr)
+	}
+}
+
+var grantedRE = regexp.MustCompile(`^granted: grant g-r-1 active until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(14m5\ds left\), scope session\n$`)
+
+func TestElevateGranted(t *testing.T) {
+	a := localapitest.Start(t, nil)
+	a.CP.SetDecider(cptest.AutoApprove)
+	r := pamctlRun(t, "elevate", "--socket", a.Socket, "--reason", "INC-1")
+	r.want(t, cli.ExitOK)
+	if !grantedRE.MatchString(r.stdout) {
+		t.Fatalf("stdout %q does not match %s", r.stdout, grantedRE)
+	}
+	if !a.Kernel.Has("g-r-1") {
+		t.Fatal("exit 0 but the kernel has no grant")
+	}
+}
+
+func TestElevateGrantedAfterApproval(t *testing.T) {
+	a := localapitest.Start(t, nil)
+	go func() { // approve once filed, as carol would
+		for a.CP.Request("r-1") == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+		a.CP.Approve("r-1")
+	}()
+	r := pamctlRun(t, "elevate", "--socket", a.Socket, "--for", "30m")
+	r.want(t, cli.ExitOK)
+	if !strings.Contains(r.stderr, "request r-1 is waiting for approval (1 more from carol)\n") {
+		t.Errorf("stderr %q lacks the plain pending line", r.stderr)
+	}
+	if !strings.Contains(r.stdout, "(29m5") {
+		t.Errorf("stdout %q does not show about 30m left", r.stdout)
+	}
+}
+
+func TestElevateDenied(t *testing.T) {
+	a := localapitest.Start(t, nil)
+	a.CP.SetDecider(cptest.Deny("outside allowed hours"))
+	r := pamctlRun(t, "elevate", "--socket", a.Socket)
+	r.want(t, cli.ExitFailure)
+	if r.stderr != "pamctl: request r-1 denied: outside allowed hours\n" {
+		t.Fatalf("stderr = %q", r.stderr)
+	}
+}
+
+func TestElevateGivesUpAndWithdraws(t *testing.T) {
+	a := localapitest.Start(t, nil)
+	r := pamctlRun(t, "elevate", "--socket", a.Socket, "--timeout", "300ms")
+	r.want(t, cli.ExitGaveUp)
+	if !strings.Contains(r.stderr, "pamctl: gave up waiting for approval of request r-1 after 300ms (--timeout)") {
+		t.Fatalf("stderr = %q", r.stderr)
+	}
+	localapitest.Eventually(t, "request withdrawn", func() bool { return slices.Contains(a.CP.Canceled(), "r-1") })
+}
+
+func TestElevateNoWait(t *testing.T) {
+	a := localapitest.Start(t, nil)
+	r := pamctlRun(t, "elevate", "--socket", a.Socket, "--no-wait", "--json")
+	r.want(t, cli.ExitGaveUp)
+	var out map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("stdout %q is not JSON: %v", r.stdout, err)
+	}
+	if out["status"] != "pending_approval" || out["request_id"] != "r-1" || out["exit_code"] != float64(4) {
+		t.Fatalf("json = %v", out)
+	}
+}
+
+func TestElevateJSONGranted(t *testing.T) {
+	a := localapitest.Start(t, nil)
+	a.CP.SetDecider(cptest.AutoApprove)
+	r := pamctlRun(t, "elevate", "--socket", a.Socket, "--json", "--for", "1h")
+	r.want(t, cli.ExitOK)
+	var out struct {
+		Status   string `json:"status"`
+		Enforced bool   `json:"enforced"`
+		Grant    struct {
+			ID          string `json:"id"`
+			ExpiresAt   string `json:"expires_at"`
+			SecondsLeft int64  `json:"seconds_left"`
+			Scope       string `json:"scope"`
+		} `json:"grant"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("stdout %q: %v", r.stdout, err)
+	}
+	exp, err := time.Parse(time.RFC3339, out.Grant.ExpiresAt)
+	if err != nil || !strings.HasSuffix(out.Grant.ExpiresAt, "Z") {
+		t.Fatalf("expires_at %q is not RFC 3339 UTC", out.Grant.ExpiresAt)
+	}
+	if out.Status != "granted" || !out.Enforced || out.Grant.ID != "g-r-1" || out.Grant.Scope != "session" ||
+		out.Grant.SecondsLeft < 3590 || out.Grant.SecondsLeft > 3600 || time.Until(exp) < 59*time.Minute {
+		t.Fatalf("json = %+v", out)
+	}
+}
+
+func TestAgentUnreachable(t *testing.T) {
+	socket := filepath.Join(t.TempDir(), "agent.sock")
+	for _, sub := range []string{"elevate", "status"} {
+		r := pamctlRun(t, sub, "--socket", socket)
+		r.want(t, cli.ExitUnreachable)
+		want := "pamctl: cannot reach the agent at " + socket + ": no such file (is pam-agent running? start it with: systemctl start pam-agent)\n"
+		if r.stderr != want {
+			t.Fatalf("%s stderr = %q, want %q", sub, r.stderr, want)
+		}
+	}
+}
+
+func TestControlPlaneUnreachable(t *testing.T) {
+	a := localapitest.Start(t, nil)
+	a.CP.Stop()
+	r := pamctlRun(t, "elevate", "--socket", a.Socket)
+	r.want(t, cli.ExitUnreachable)
+	if !strings.HasPrefix(r.stderr, "pamctl: the control plane is unreachable: ") {
+		t.Fatalf("stderr = %q", r.stderr)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	cases := map[string]struct {
+		args []string
+		want string
+	}{
+		"bad duration":  {[]string{"elevate", "--for", "5x"}, `pamctl: --for "5x" is not a duration like 90s, 15m or 1h` + "\n"},
+		"zero duration": {[]string{"elevate", "--for", "0s"}, `pamctl: --for "0s" must be a positive duration like 90s, 15m or 1h` + "\n"},
+		"relative cmd":  {[]string{"elevate", "--command", "ls"}, `pamctl: --command "ls" is not an absolute path like /usr/bin/systemctl` + "\n"},
+		"unknown flag":  {[]string{"elevate", "--forever"}, "pamctl: unknown flag: --forever; see 'pamctl elevate --help'\n"},
+		"unknown cmd":   {[]string{"elevat"}, `pamctl: unknown command "elevat" for "pamctl"; see 'pamctl --help'` + "\n"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			r := pamctlRun(t, tc.args...)
+			r.want(t, cli.ExitUsage)
+			if r.stderr != tc.want {
+				t.Fatalf("stderr = %q, want %q", r.stderr, tc.want)
+			}
+		})
+	}
+}
+
+func TestStatus(t *testing.T) {
+	a := localapitest.Start(t, nil)
+	me := uint32(os.Getuid())
+	a.CP.Upsert(&commonv1.Grant{Id: "g-9", Uid: me, Scope: commonv1.GrantScope_GRANT_SCOPE_USER, ExpiresAt: timestamppb.New(time.Now().Add(time.Hour))})
+	a.CP.Upsert(&commonv1.Grant{Id: "g-other", Uid: me + 1, SessionId: 2, ExpiresAt: timestamppb.New(time.Now().Add(time.Hour))})
+	localapitest.Eventually(t, "grants in the kernel", func() bool { return a.Kernel.Has("g-9") && a.Kernel.Has("g-other") })
+	r := pamctlRun(t, "status", "--socket", a.Socket)
+	r.want(t, cli.ExitOK)
+	for _, want := range []string{"mode:           signal (enforcing)\n", "  grant g-9 active until ", "scope user\n", "recent denials: none\n"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("status output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.Contains(r.stdout, "g-other") {
+		t.Errorf("status shows another user's grant:\n%s", r.stdout)
+	}
+	r = pamctlRun(t, "status", "--socket", a.Socket, "--json")
+	r.want(t, cli.ExitOK)
+	var out struct {
+		Mode   string `json:"mode"`
+		UID    uint32 `json:"uid"`
+		Grants []struct {
+			ID string `json:"id"`
+		} `json:"grants"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || out.UID != me || len(out.Grants) != 1 || out.Grants[0].ID != "g-9" {
+		t.Fatalf("status --json = %q (%v)", r.stdout, err)
+	}
+}

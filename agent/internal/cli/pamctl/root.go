@@ -1,0 +1,43 @@
+// Package pamctl is the pamctl command line: people on a host ask the
+// local agent for just-in-time root and see their grants.
+package pamctl
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/zpam/zpam/agent/internal/cli"
+)
+
+// DefaultSocket is where pam-agent serves its local API.
+const DefaultSocket = "/run/pam-agent/agent.sock"
+
+// globals are the flags every subcommand takes.
+type globals struct {
+	socket string
+}
+
+// NewCommand is pamctl's root command.
+func NewCommand(version string) *cobra.Command {
+	g := &globals{}
+	root := &cobra.Command{
+		Use:     "pamctl",
+		Short:   "Ask for just-in-time root on this host and see your grants",
+		Version: version,
+	}
+	root.PersistentFlags().StringVar(&g.socket, "socket", DefaultSocket, "the agent's local API socket")
+	root.AddCommand(newElevateCommand(g), newStatusCommand(g))
+	return root
+}
+
+// Main runs pamctl with the process arguments and returns the exit code.
+// SIGINT and SIGTERM cancel the command, which withdraws a pending request.
+func Main(version string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return cli.Execute(ctx, NewCommand(version), os.Args[1:], os.Stdout, os.Stderr)
+}

@@ -1,0 +1,88 @@
+package cpclient
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/credentials"
+
+	agentv1 "github.com/zpam/zpam/proto/zpam/agent/v1"
+	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
+)
+
+// Options configure Dial.
+type Options struct {
+	Server   string
+	Identity *Identity
+	Log      *slog.Logger
+	// Backoff paces reconnects; zero means DefaultBackoff.
+	Backoff Backoff
+}
+
+// Client is the mTLS connection to the control plane as an enrolled host.
+// It is safe for concurrent use.
+type Client struct {
+	conn      *grpc.ClientConn
+	api       agentv1.AgentServiceClient
+	log       *slog.Logger
+	backoff   Backoff
+	connected atomic.Bool
+}
+
+// Dial prepares the connection; it connects lazily and reconnects by itself.
+func Dial(o Options) (*Client, error) {
+	if o.Backoff == (Backoff{}) {
+		o.Backoff = DefaultBackoff
+	}
+	host, err := hostOf(o.Server)
+	if err != nil {
+		return nil, err
+	}
+	tlsConf, err := mutualTLS(host, o.Identity)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := grpc.NewClient(o.Server,
+		grpc.WithTransportCredentials(credentials.NewTLS(tlsConf)),
+		grpc.WithConnectParams(grpc.ConnectParams{Backoff: connBackoff(o.Backoff), MinConnectTimeout: 10 * time.Second}))
+	if err != nil {
+		return nil, fmt.Errorf("dial control plane: %w", err)
+	}
+	return &Client{conn: conn, api: agentv1.NewAgentServiceClient(conn), log: o.Log, backoff: o.Backoff}, nil
+}
+
+// connBackoff keeps gRPC's own reconnect delay within our cap; its default
+// grows to two minutes, which would delay revocations after an outage.
+func connBackoff(b Backoff) backoff.Config {
+	c := backoff.DefaultConfig
+	c.BaseDelay, c.MaxDelay = b.Min, b.Max
+	return c
+}
+
+// Close ends the connection; streams in flight fail.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// Connected reports whether the grant stream is open and has delivered
+// its first event since it (re)connected.
+func (c *Client) Connected() bool { return c.connected.Load() }
+
+func (c *Client) setConnected(v bool) {
+	if c.connected.Swap(v) != v {
+		c.log.Info("control plane link changed", "connected", v)
+	}
+}
+
+// RequestElevation files a request for a local user the agent identified.
+func (c *Client) RequestElevation(ctx context.Context, req *agentv1.ElevationRequest) (*commonv1.Request, error) {
+	return c.api.RequestElevation(ctx, req)
+}
+
+// CancelRequest withdraws a pending request of this host.
+func (c *Client) CancelRequest(ctx context.Context, id string) (*commonv1.Request, error) {
+	return c.api.CancelRequest(ctx, &agentv1.CancelRequestRequest{RequestId: id})
+}

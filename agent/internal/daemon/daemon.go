@@ -1,0 +1,170 @@
+// Package daemon wires the agent together and owns its lifecycle.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	sd "github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/zpam/zpam/agent/internal/config"
+	"github.com/zpam/zpam/agent/internal/cpclient"
+	"github.com/zpam/zpam/agent/internal/grant"
+	"github.com/zpam/zpam/agent/internal/kernel"
+	"github.com/zpam/zpam/agent/internal/localapi"
+)
+
+// Options configure a Daemon. Only Config and Log are required.
+type Options struct {
+	Config  *config.Config
+	Version string
+	Log     *slog.Logger
+	// OpenEnforcer opens the kernel side; nil means OpenKernel.
+	OpenEnforcer func(context.Context, kernel.Options, *slog.Logger) (Enforcer, error)
+	// Notify sends an sd_notify state; nil means the systemd socket.
+	Notify func(state string)
+	// ReapInterval paces deleting expired kernel entries; zero means 30s.
+	ReapInterval time.Duration
+	// Backoff paces reconnects and enrollment retries; zero means default.
+	Backoff cpclient.Backoff
+	// EnrollTimeout bounds first enrollment retries; zero means 60s.
+	EnrollTimeout time.Duration
+}
+
+// Daemon is the running agent.
+//
+// Start brings it up in this order, and Close takes it down in reverse:
+//
+//  1. kernel enforcer opened and attached (mode logged)
+//  2. host identity loaded, or enrolled with the join token
+//  3. control plane client; grant table over the enforcer
+//  4. background loops: grant stream, reaper, kernel events, watchdog
+//  5. local API socket
+//  6. READY=1 to systemd
+//
+// Close sends STOPPING=1, closes the local API first (pending requests of
+// pamctl callers are withdrawn while the control plane client still
+// works), stops the loops, closes the client, and closes the enforcer last
+// without unpinning: enforcement stays in place while the agent is down.
+type Daemon struct {
+	o        Options
+	log      *slog.Logger
+	enforcer Enforcer
+	cp       *cpclient.Client
+	table    *grant.Table
+	denials  *denialLog
+	api      *localapi.Server
+	hostID   string
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New checks nothing and starts nothing; see Start.
+func New(o Options) *Daemon {
+	if o.OpenEnforcer == nil {
+		o.OpenEnforcer = OpenKernel
+	}
+	if o.Notify == nil {
+		o.Notify = func(state string) { _, _ = sd.SdNotify(false, state) }
+	}
+	if o.ReapInterval == 0 {
+		o.ReapInterval = 30 * time.Second
+	}
+	if o.Backoff == (cpclient.Backoff{}) {
+		o.Backoff = cpclient.DefaultBackoff
+	}
+	if o.EnrollTimeout == 0 {
+		o.EnrollTimeout = 60 * time.Second
+	}
+	return &Daemon{o: o, log: o.Log, denials: newDenialLog()}
+}
+
+// Start brings the agent up; on error, what was started is closed again.
+// ctx bounds the startup (enrollment); the background loops run until
+// Close, so that Close alone decides the shutdown order.
+func (d *Daemon) Start(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, d.Close())
+		}
+	}()
+	if err := d.openEnforcer(ctx); err != nil {
+		return err
+	}
+	if err := d.connect(ctx); err != nil {
+		return err
+	}
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	d.cancel = cancel
+	d.startLoops(bg)
+	if err := d.startAPI(); err != nil {
+		return err
+	}
+	d.o.Notify(sd.SdNotifyReady)
+	d.log.Info("agent ready", "version", d.o.Version, "host_id", d.hostID, "mode", d.enforcer.Mode(), "socket", d.o.Config.Socket)
+	return nil
+}
+
+func (d *Daemon) openEnforcer(ctx context.Context) error {
+	e, err := d.o.OpenEnforcer(ctx, d.o.Config.KernelOptions(), d.log)
+	if err != nil {
+		return fmt.Errorf("open kernel enforcer: %w", err)
+	}
+	d.enforcer = e
+	d.table = grant.New(e, d.log)
+	mode := e.Mode()
+	d.log.Info("enforcement attached", "mode", mode, "requested", d.o.Config.Mode)
+	if !mode.Enforcing() {
+		d.log.Warn("audit mode: escalations are reported, not blocked", "mode", mode)
+	}
+	return nil
+}
+
+func (d *Daemon) connect(ctx context.Context) error {
+	id, err := d.identity(ctx)
+	if err != nil {
+		return err
+	}
+	d.hostID = id.HostID
+	d.cp, err = cpclient.Dial(cpclient.Options{Server: d.o.Config.Server, Identity: id, Log: d.log, Backoff: d.o.Backoff})
+	return err
+}
+
+func (d *Daemon) startAPI() error {
+	d.api = localapi.New(localapi.Options{
+		Socket: d.o.Config.Socket, Mode: d.enforcer.Mode(), HostID: d.hostID, Version: d.o.Version,
+		ControlPlane: d.cp, Grants: d.table, Denials: d.denials, Log: d.log,
+	})
+	if err := d.api.Start(); err != nil {
+		d.api = nil
+		return fmt.Errorf("start local API: %w", err)
+	}
+	return nil
+}
+
+// Close stops the agent in the order documented on Daemon. It is safe
+// after a failed Start.
+func (d *Daemon) Close() error {
+	d.o.Notify(sd.SdNotifyStopping)
+	var errs []error
+	if d.api != nil {
+		errs = append(errs, d.api.Close())
+	}
+	if d.cancel != nil {
+		d.cancel()
+	}
+	d.wg.Wait()
+	if d.cp != nil {
+		errs = append(errs, d.cp.Close())
+	}
+	if d.enforcer != nil {
+		errs = append(errs, d.enforcer.Close())
+	}
+	d.log.Info("agent stopped; kernel enforcement stays pinned")
+	return errors.Join(errs...)
+}

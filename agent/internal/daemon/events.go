@@ -1,0 +1,54 @@
+package daemon
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/zpam/zpam/agent/internal/kernel"
+)
+
+// consumeEvents reads the kernel's events until ctx ends or the enforcer
+// closes the channel.
+func (d *Daemon) consumeEvents(ctx context.Context) {
+	evs := d.enforcer.Events()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-evs:
+			if !ok {
+				return
+			}
+			d.handleEvent(ev)
+		}
+	}
+}
+
+func (d *Daemon) handleEvent(ev kernel.Event) {
+	attrs := []any{"uid", ev.UID, "pid", ev.PID, "ppid", ev.PPID, "session", ev.SessionID, "tty", ev.TTY, "comm", ev.Comm, "filename", ev.Filename}
+	switch ev.Kind {
+	case kernel.EventEscalationAllowed:
+		d.log.Info("escalation allowed", append(attrs, "grant_id", ev.GrantID)...)
+	case kernel.EventEscalationDenied:
+		d.denials.add(ev)
+		if !d.enforcer.Mode().Enforcing() {
+			d.log.Warn("escalation without a grant (audit mode: not blocked)", attrs...)
+			return
+		}
+		d.log.Warn("escalation denied", attrs...)
+		if ev.TTY != "" {
+			d.tellTerminal(ev)
+		}
+	default:
+		d.log.Debug("kernel event", append(attrs, "kind", ev.Kind.String())...)
+	}
+}
+
+// tellTerminal writes the one-line hint to the denied user's terminal.
+// Best effort: the denial itself is already enforced and logged.
+func (d *Daemon) tellTerminal(ev kernel.Event) {
+	line := "pam-agent: " + filepath.Base(ev.Filename) + " blocked — no active grant; run: pamctl elevate\r\n"
+	if err := writeTTY(ev.TTY, line); err != nil {
+		d.log.Debug("could not write to terminal", "tty", ev.TTY, "err", err)
+	}
+}

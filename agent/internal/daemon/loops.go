@@ -1,0 +1,56 @@
+package daemon
+
+import (
+	"context"
+	"time"
+
+	sd "github.com/coreos/go-systemd/v22/daemon"
+)
+
+// startLoops runs the background work; each loop ends with ctx and Close
+// waits for all of them.
+func (d *Daemon) startLoops(ctx context.Context) {
+	d.goLoop(func() { d.cp.WatchGrants(ctx, d.table) })
+	d.goLoop(func() { d.reap(ctx) })
+	d.goLoop(func() { d.consumeEvents(ctx) })
+	if interval, err := sd.SdWatchdogEnabled(false); err == nil && interval > 0 {
+		d.goLoop(func() { d.watchdog(ctx, interval) })
+	}
+}
+
+func (d *Daemon) goLoop(f func()) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		f()
+	}()
+}
+
+func (d *Daemon) reap(ctx context.Context) {
+	t := time.NewTicker(d.o.ReapInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := d.table.Reap(); err != nil {
+				d.log.Error("reap expired grants", "err", err)
+			}
+		}
+	}
+}
+
+// watchdog pings systemd at half the interval it asked for.
+func (d *Daemon) watchdog(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			d.o.Notify(sd.SdNotifyWatchdog)
+		}
+	}
+}

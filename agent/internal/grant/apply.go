@@ -1,0 +1,109 @@
+package grant
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/zpam/zpam/agent/internal/kernel"
+	agentv1 "github.com/zpam/zpam/proto/zpam/agent/v1"
+	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
+)
+
+// StreamOpened starts a new snapshot: SYNCED will keep only what the new
+// stream names.
+func (t *Table) StreamOpened() {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.seen = map[string]bool{}
+}
+
+// HandleGrantEvent applies one event of the grant stream.
+func (t *Table) HandleGrantEvent(ev *agentv1.GrantEvent) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch ev.GetKind() {
+	case agentv1.GrantEvent_KIND_UPSERT:
+		return t.upsert(ev.GetGrant())
+	case agentv1.GrantEvent_KIND_REMOVE:
+		return t.remove(ev.GetGrant().GetId(), fmt.Errorf("%w: %s", ErrEnded, ev.GetReason()))
+	case agentv1.GrantEvent_KIND_SYNCED:
+		return t.synced()
+	}
+	return fmt.Errorf("unknown grant event kind %v", ev.GetKind())
+}
+
+func (t *Table) upsert(g *commonv1.Grant) error {
+	if err := checkGrant(g); err != nil {
+		return err
+	}
+	if !g.GetExpiresAt().AsTime().After(t.now()) {
+		return t.remove(g.GetId(), ErrExpired)
+	}
+	kg := toKernel(g)
+	if err := t.k.PutGrant(kg); err != nil {
+		t.notify(g.GetId(), err)
+		return fmt.Errorf("write grant %s: %w", g.GetId(), err)
+	}
+	s := slot{kg.UID, kg.SessionID}
+	if prev, ok := t.active[g.GetId()]; ok && slotOf(prev) != s {
+		t.vacate(slotOf(prev), g.GetId())
+	}
+	if prev := t.slots[s]; prev != "" && prev != g.GetId() {
+		t.forget(prev, fmt.Errorf("%w: replaced by grant %s", ErrEnded, g.GetId()))
+	}
+	t.slots[s], t.active[g.GetId()], t.seen[g.GetId()] = g.GetId(), g, true
+	delete(t.ended, g.GetId())
+	t.log.Info("grant enforced", "grant_id", g.GetId(), "uid", kg.UID, "session", kg.SessionID, "expires_at", kg.ExpiresAt)
+	t.notify(g.GetId(), nil)
+	return nil
+}
+
+func checkGrant(g *commonv1.Grant) error {
+	switch {
+	case g.GetId() == "":
+		return errors.New("grant without an id")
+	case len(g.GetId()) > kernel.GrantIDLen:
+		return fmt.Errorf("grant id %q is longer than %d bytes", g.GetId(), kernel.GrantIDLen)
+	case g.GetExpiresAt() == nil:
+		return fmt.Errorf("grant %s has no expiry", g.GetId())
+	}
+	return nil
+}
+
+// remove deletes the grant's kernel entry if it still holds the slot; an
+// entry left by an earlier agent run is found by reading the map.
+func (t *Table) remove(id string, why error) error {
+	entries, err := t.k.ListGrants()
+	if err != nil {
+		return fmt.Errorf("list kernel grants: %w", err)
+	}
+	var errs []error
+	for _, e := range entries {
+		if e.ID == id {
+			errs = append(errs, t.deleteEntry(e))
+		}
+	}
+	t.forget(id, why)
+	return errors.Join(errs...)
+}
+
+// synced removes every kernel entry the new stream did not name.
+func (t *Table) synced() error {
+	entries, err := t.k.ListGrants()
+	if err != nil {
+		return fmt.Errorf("list kernel grants: %w", err)
+	}
+	var errs []error
+	for _, e := range entries {
+		if !t.seen[e.ID] {
+			errs = append(errs, t.deleteEntry(e))
+			t.forget(e.ID, fmt.Errorf("%w: no longer active on the control plane", ErrEnded))
+		}
+	}
+	for id := range t.active {
+		if !t.seen[id] {
+			t.forget(id, fmt.Errorf("%w: no longer active on the control plane", ErrEnded))
+		}
+	}
+	return errors.Join(errs...)
+}

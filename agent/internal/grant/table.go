@@ -1,0 +1,74 @@
+// Package grant keeps the kernel's grant map in step with the control
+// plane's grant stream: this is where a grant is written to the kernel.
+package grant
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/zpam/zpam/agent/internal/kernel"
+	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
+)
+
+// Kernel is the part of the enforcer that holds grants.
+type Kernel interface {
+	PutGrant(kernel.Grant) error
+	DeleteGrant(uid, sessionID uint32) error
+	ListGrants() ([]kernel.Grant, error)
+}
+
+var (
+	// ErrEnded means the grant was removed before anyone saw it enforced.
+	ErrEnded = errors.New("grant ended")
+	// ErrExpired means the grant's window is over.
+	ErrExpired = errors.New("grant expired")
+)
+
+// slot is the kernel map key: one entry per user and session.
+type slot struct{ uid, session uint32 }
+
+type ended struct {
+	err error
+	at  time.Time
+}
+
+// Table applies grant events to the kernel and remembers what it wrote.
+// One mutex covers the maps and the kernel calls, so that the kernel map
+// and the table never disagree about who holds a slot.
+type Table struct {
+	k   Kernel
+	log *slog.Logger
+	now func() time.Time
+
+	mu      sync.Mutex
+	active  map[string]*commonv1.Grant // in the kernel, written by us
+	slots   map[slot]string            // grant id we wrote at each slot
+	seen    map[string]bool            // ids named since the stream opened
+	ended   map[string]ended           // recently ended, for late waiters
+	waiters map[string][]chan error
+}
+
+// New makes an empty table over k.
+func New(k Kernel, log *slog.Logger) *Table {
+	return &Table{
+		k: k, log: log, now: time.Now,
+		active: map[string]*commonv1.Grant{}, slots: map[slot]string{}, seen: map[string]bool{},
+		ended: map[string]ended{}, waiters: map[string][]chan error{},
+	}
+}
+
+// slotOf maps scope to the kernel key: user-scoped grants, and session
+// grants of processes without an audit session, use AnySession.
+func slotOf(g *commonv1.Grant) slot {
+	if g.GetScope() == commonv1.GrantScope_GRANT_SCOPE_USER || g.GetSessionId() == kernel.AnySession {
+		return slot{g.GetUid(), kernel.AnySession}
+	}
+	return slot{g.GetUid(), g.GetSessionId()}
+}
+
+func toKernel(g *commonv1.Grant) kernel.Grant {
+	s := slotOf(g)
+	return kernel.Grant{ID: g.GetId(), UID: s.uid, SessionID: s.session, ExpiresAt: g.GetExpiresAt().AsTime()}
+}

@@ -1,0 +1,119 @@
+package grant
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"slices"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/zpam/zpam/agent/internal/grant/granttest"
+	"github.com/zpam/zpam/agent/internal/kernel"
+	agentv1 "github.com/zpam/zpam/proto/zpam/agent/v1"
+	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
+)
+
+func newTable(t *testing.T) (*Table, *granttest.Kernel) {
+	t.Helper()
+	k := granttest.New()
+	return New(k, slog.New(slog.NewTextHandler(io.Discard, nil))), k
+}
+
+func sessionGrant(id string, uid, session uint32, ttl time.Duration) *commonv1.Grant {
+	return &commonv1.Grant{Id: id, Uid: uid, SessionId: session, Scope: commonv1.GrantScope_GRANT_SCOPE_SESSION, ExpiresAt: timestamppb.New(time.Now().Add(ttl))}
+}
+
+func upsert(g *commonv1.Grant) *agentv1.GrantEvent {
+	return &agentv1.GrantEvent{Kind: agentv1.GrantEvent_KIND_UPSERT, Grant: g}
+}
+
+func removeEv(id string) *agentv1.GrantEvent {
+	return &agentv1.GrantEvent{Kind: agentv1.GrantEvent_KIND_REMOVE, Grant: &commonv1.Grant{Id: id}, Reason: "revoked"}
+}
+
+var syncedEv = &agentv1.GrantEvent{Kind: agentv1.GrantEvent_KIND_SYNCED}
+
+func apply(t *testing.T, tb *Table, evs ...*agentv1.GrantEvent) {
+	t.Helper()
+	for _, ev := range evs {
+		if err := tb.HandleGrantEvent(ev); err != nil {
+			t.Fatalf("apply %v: %v", ev.GetKind(), err)
+		}
+	}
+}
+
+func TestUpsertMapsScopeToKernelSlot(t *testing.T) {
+	tb, k := newTable(t)
+	user := sessionGrant("g-user", 1000, 7, time.Hour)
+	user.Scope = commonv1.GrantScope_GRANT_SCOPE_USER
+	tb.StreamOpened()
+	apply(t, tb, upsert(sessionGrant("g-sess", 1000, 7, time.Hour)), upsert(user))
+	got, _ := k.ListGrants()
+	want := map[string]uint32{"g-sess": 7, "g-user": kernel.AnySession}
+	if len(got) != 2 {
+		t.Fatalf("kernel has %v, want 2 entries", got)
+	}
+	for _, g := range got {
+		if g.SessionID != want[g.ID] || g.UID != 1000 {
+			t.Errorf("entry %s at uid %d session %d, want uid 1000 session %d", g.ID, g.UID, g.SessionID, want[g.ID])
+		}
+	}
+}
+
+func TestRemoveDeletesOnlyItsOwnEntry(t *testing.T) {
+	tb, k := newTable(t)
+	tb.StreamOpened()
+	apply(t, tb, upsert(sessionGrant("g-1", 1000, 7, time.Hour)), upsert(sessionGrant("g-2", 1000, 7, time.Hour)))
+	apply(t, tb, removeEv("g-1")) // superseded already; must not delete g-2
+	if ids := k.IDs(); !slices.Equal(ids, []string{"g-2"}) {
+		t.Fatalf("after removing superseded g-1 kernel has %v, want [g-2]", ids)
+	}
+	apply(t, tb, removeEv("g-2"))
+	if ids := k.IDs(); len(ids) != 0 {
+		t.Fatalf("after removing g-2 kernel has %v, want none", ids)
+	}
+}
+
+func TestSyncedRemovesWhatTheNewStreamDidNotName(t *testing.T) {
+	tb, k := newTable(t)
+	// Left in the pinned map by an earlier run of the agent.
+	_ = k.PutGrant(kernel.Grant{ID: "stale", UID: 1001, SessionID: 3, ExpiresAt: time.Now().Add(time.Hour)})
+	tb.StreamOpened()
+	apply(t, tb, upsert(sessionGrant("g-1", 1000, 7, time.Hour)), upsert(sessionGrant("g-2", 1002, 9, time.Hour)), syncedEv)
+	if ids := k.IDs(); !slices.Equal(ids, []string{"g-1", "g-2"}) {
+		t.Fatalf("after first sync kernel has %v, want [g-1 g-2]", ids)
+	}
+	// Reconnect: g-2 was revoked while the stream was down.
+	tb.StreamOpened()
+	apply(t, tb, upsert(sessionGrant("g-1", 1000, 7, time.Hour)), syncedEv)
+	if ids := k.IDs(); !slices.Equal(ids, []string{"g-1"}) {
+		t.Fatalf("after resync kernel has %v, want [g-1]", ids)
+	}
+	if err := tb.Wait(context.Background(), "g-2"); !errors.Is(err, ErrEnded) {
+		t.Fatalf("Wait(g-2) = %v, want ErrEnded", err)
+	}
+}
+
+func TestExpiredUpsertIsNotWritten(t *testing.T) {
+	tb, k := newTable(t)
+	tb.StreamOpened()
+	apply(t, tb, upsert(sessionGrant("old", 1000, 7, -time.Minute)))
+	if k.Has("old") {
+		t.Fatal("expired grant was written")
+	}
+	if err := tb.Wait(context.Background(), "old"); !errors.Is(err, ErrExpired) {
+		t.Fatalf("Wait(old) = %v, want ErrExpired", err)
+	}
+}
+
+func TestUpsertRejectsOverlongID(t *testing.T) {
+	tb, _ := newTable(t)
+	long := sessionGrant(string(make([]byte, kernel.GrantIDLen+1)), 1000, 7, time.Hour)
+	if err := tb.HandleGrantEvent(upsert(long)); err == nil {
+		t.Fatal("overlong grant id accepted")
+	}
+}
