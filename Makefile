@@ -13,7 +13,8 @@ PROTOS := $(wildcard proto/zpam/*/v1/*.proto)
 # Debian packages the build and the tests need; `make deps` installs the
 # missing ones (apt-get update once, then apt-get install -y).
 APT_PACKAGES := clang llvm libbpf-dev bpftool protobuf-compiler libprotobuf-dev \
-	sudo passwd util-linux procps curl git make ca-certificates
+	sudo passwd util-linux procps curl git make ca-certificates \
+	qemu-system-x86 busybox-static cpio gzip
 
 .PHONY: help deps build generate generate-proto generate-bpf verify-generate lint test test-unit bench packages run clean
 
@@ -54,7 +55,9 @@ verify-generate: generate ## fail when committed generated code differs from a f
 
 lint: ## go vet and staticcheck
 	go vet ./...
+	go vet -tags vmlabguest ./agent/internal/kernel/
 	go tool staticcheck ./...
+	go tool staticcheck -tags vmlabguest ./agent/internal/kernel/
 
 test-unit: ## unit tests only (no root, no kernel)
 	go test -count=1 -short ./...

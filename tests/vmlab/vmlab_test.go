@@ -1,0 +1,86 @@
+package vmlab
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestRootVMLabLSM runs the kernel package's root suite, plus a real-sudo
+// test, inside Debian's cloud kernel where BPF LSM is active, in lsm mode.
+func TestRootVMLabLSM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping: the VM lab is not run with -short")
+	}
+	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("qemu-system-x86_64 is missing; make deps installs qemu-system-x86")
+		}
+		t.Skip("skipping: qemu-system-x86_64 is not installed (run make deps)")
+	}
+	kernel, err := KernelImage()
+	if err != nil {
+		t.Fatalf("get the Debian cloud kernel: %v", err)
+	}
+	work := t.TempDir()
+	testBin := buildGuestTests(t, work)
+
+	r, err := NewInitramfs(filepath.Join(work, "root"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.AddRealSudo(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.CopyFile(testBin, "/zpam/kernel.test"); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"-test.v", "-test.count=1", "-test.timeout=10m", "-test.run=TestRoot"}
+	env := []string{"ZPAM_TEST_MODE=lsm", "CI=true", "PATH=/usr/sbin:/usr/bin"}
+	if err := r.AddInit([]string{"kernel.test"}, args, env); err != nil {
+		t.Fatal(err)
+	}
+	initrd := filepath.Join(work, "initrd.gz")
+	if err := r.Pack(initrd); err != nil {
+		t.Fatal(err)
+	}
+
+	res, err := Boot(context.Background(), kernel, initrd, 15*time.Minute)
+	t.Logf("kernel %s booted and ran the suite in %s", filepath.Base(kernel), res.Elapsed.Round(time.Millisecond))
+	if err != nil || !res.Done || res.Exit["kernel.test"] != 0 {
+		t.Logf("--- guest console ---\n%s", res.Console)
+		t.Fatalf("guest suite: boot error %v, finished %v, exit codes %v", err, res.Done, res.Exit)
+	}
+	if !strings.HasSuffix(res.LSM, "bpf") && !strings.Contains(res.LSM, ",bpf") {
+		t.Fatalf("guest LSM list %q lacks bpf: the lab does not test BPF LSM", res.LSM)
+	}
+	for _, name := range []string{"TestRootVMGatesRealSudo", "TestRootDeniesWithoutGrantAndAllowsWithOne", "TestRootCheckFindsAnEnforcingMode"} {
+		if !strings.Contains(res.Console, "--- PASS: "+name) {
+			t.Fatalf("guest console has no PASS for %s:\n%s", name, res.Console)
+		}
+	}
+	if testing.Verbose() {
+		t.Logf("--- guest console ---\n%s", res.Console)
+	}
+}
+
+// buildGuestTests builds the kernel package's tests statically, with the
+// VM-only tests included.
+func buildGuestTests(t *testing.T, dir string) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	out := filepath.Join(dir, "kernel.test")
+	cmd := exec.Command("go", "test", "-c", "-tags", "vmlabguest", "-o", out, "./agent/internal/kernel")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build guest tests: %v\n%s", err, b)
+	}
+	return out
+}
