@@ -32,6 +32,9 @@ type Enforcer struct {
 	reader *ringbuf.Reader
 	events chan Event
 	drops  atomic.Uint64
+	// allowlist is kept to re-resolve: a package upgrade replaces a helper
+	// with a new inode, and the old identity must stop being trusted.
+	allowlist []string
 	wg     sync.WaitGroup
 }
 
@@ -55,7 +58,7 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Enforcer, error
 	if err != nil {
 		return nil, err
 	}
-	e := &Enforcer{log: log, events: make(chan Event, 4096)}
+	e := &Enforcer{log: log, events: make(chan Event, 4096), allowlist: opts.Allowlist}
 	collOpts := &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: opts.PinDir}}
 	if err := spec.LoadAndAssign(&e.maps, collOpts); err != nil {
 		return nil, fmt.Errorf("load maps (pinned at %s): %w", opts.PinDir, err)
@@ -64,11 +67,11 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Enforcer, error
 		e.maps.Close()
 		return nil, err
 	}
-	if resolved, err := syncAllowlist(e.maps.ZpamAllowlist, opts.Allowlist); err != nil {
+	if n, err := e.RefreshAllowlist(); err != nil {
 		e.Close()
 		return nil, err
 	} else {
-		log.Info("allowlist loaded", "helpers", len(resolved))
+		log.Info("allowlist loaded", "helpers", n)
 	}
 	if err := e.startReader(ctx); err != nil {
 		e.Close()
@@ -222,4 +225,12 @@ func disarm(pinDir string) error {
 		return fmt.Errorf("disarm enforcement: %w", err)
 	}
 	return nil
+}
+
+// RefreshAllowlist re-resolves the allowlisted paths to their current file
+// identities and makes the kernel map match; call it periodically so a
+// replaced helper keeps working and its old inode stops being trusted.
+func (e *Enforcer) RefreshAllowlist() (int, error) {
+	resolved, err := syncAllowlist(e.maps.ZpamAllowlist, e.allowlist)
+	return len(resolved), err
 }

@@ -199,6 +199,18 @@ func TestRootAllowlistIsByFileIdentity(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantDenied(t, testUID, hard)
+
+	// A package upgrade replaces the helper: a new inode at the same path.
+	// Until refreshed the new file is gated; after, it is allowed again.
+	replacement := setuidCopy(t, "passwd-like")
+	if err := os.Rename(replacement, helper); err != nil {
+		t.Fatal(err)
+	}
+	wantDenied(t, testUID, helper)
+	if n, err := e.RefreshAllowlist(); err != nil || n != 1 {
+		t.Fatalf("refresh allowlist: %d, %v; want 1 helper", n, err)
+	}
+	wantAllowed(t, testUID, helper)
 }
 
 func TestRootAuditModeObservesOnly(t *testing.T) {
