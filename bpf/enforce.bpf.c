@@ -53,11 +53,22 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } zpam_events SEC(".maps");
 
+/* Signal mode: a task's ids at entry to a setuid-family syscall, so the
+ * exit can tell gaining euid 0 from keeping it. Keyed by pid_tgid. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u64);
+	__type(value, struct setuid_entry);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} zpam_setuid_entry SEC(".maps");
+
 /* Keep the shared types in the BTF so bpf2go -type can emit them. */
 const struct event *unused_event __attribute__((unused));
 const enum zpam_mode *unused_mode __attribute__((unused));
 const enum zpam_event_kind *unused_kind __attribute__((unused));
 const enum zpam_counter *unused_counter __attribute__((unused));
+const enum zpam_via *unused_via __attribute__((unused));
 
 static __always_inline void count(__u32 idx)
 {
@@ -98,8 +109,8 @@ static __always_inline int allowlisted(struct file *file)
 	return bpf_map_lookup_elem(&zpam_allowlist, &id) != NULL;
 }
 
-static __always_inline void emit(struct task_struct *task, struct linux_binprm *bprm,
-				 const struct cred *cred, __u8 kind, struct grant_value *g)
+static __always_inline void emit(struct task_struct *task, const char *filename, __u8 via,
+				 __u32 uid, __u32 euid, __u8 kind, struct grant_value *g)
 {
 	struct event *e = bpf_ringbuf_reserve(&zpam_events, sizeof(*e), 0);
 	struct tty_struct *tty;
@@ -110,10 +121,11 @@ static __always_inline void emit(struct task_struct *task, struct linux_binprm *
 	}
 	e->boot_ns = bpf_ktime_get_boot_ns();
 	e->kind = kind;
+	e->via = via;
 	e->pid = BPF_CORE_READ(task, tgid);
 	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
-	e->uid = BPF_CORE_READ(cred, uid.val);
-	e->euid = BPF_CORE_READ(cred, euid.val);
+	e->uid = uid;
+	e->euid = euid;
 	e->loginuid = BPF_CORE_READ(task, loginuid.val);
 	e->session = BPF_CORE_READ(task, sessionid);
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
@@ -124,8 +136,27 @@ static __always_inline void emit(struct task_struct *task, struct linux_binprm *
 	e->grant_id[0] = 0;
 	if (g)
 		bpf_probe_read_kernel_str(e->grant_id, sizeof(e->grant_id), g->id);
-	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
+	e->filename[0] = 0;
+	if (filename)
+		bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), filename);
 	bpf_ringbuf_submit(e, 0);
+}
+
+/* judge looks up a grant for an escalation by uid and records the
+ * decision; it returns 1 when the escalation must be denied. */
+static __always_inline int judge(struct task_struct *task, const char *filename, __u8 via,
+				 __u32 uid, __u32 euid)
+{
+	struct grant_value *g = live_grant(uid, BPF_CORE_READ(task, sessionid));
+
+	if (g) {
+		count(ZPAM_COUNTER_ALLOWED);
+		emit(task, filename, via, uid, euid, ZPAM_EVENT_ESCALATION_ALLOWED, g);
+		return 0;
+	}
+	count(ZPAM_COUNTER_DENIED);
+	emit(task, filename, via, uid, euid, ZPAM_EVENT_ESCALATION_DENIED, NULL);
+	return current_mode() != ZPAM_MODE_AUDIT;
 }
 
 /* decide returns 1 when the exec must be denied, after recording it. */
@@ -134,7 +165,6 @@ static __always_inline int decide(struct task_struct *task, struct linux_binprm 
 {
 	__u32 uid = BPF_CORE_READ(cred, uid.val);
 	__u32 euid = BPF_CORE_READ(cred, euid.val);
-	struct grant_value *g;
 
 	count(ZPAM_COUNTER_EXECS);
 	/* kuids are init-namespace ids, so root inside an unprivileged user
@@ -143,15 +173,14 @@ static __always_inline int decide(struct task_struct *task, struct linux_binprm 
 		return 0;
 	if (allowlisted(BPF_CORE_READ(bprm, file)))
 		return 0;
-	g = live_grant(uid, BPF_CORE_READ(task, sessionid));
-	if (g) {
-		count(ZPAM_COUNTER_ALLOWED);
-		emit(task, bprm, cred, ZPAM_EVENT_ESCALATION_ALLOWED, g);
-		return 0;
-	}
-	count(ZPAM_COUNTER_DENIED);
-	emit(task, bprm, cred, ZPAM_EVENT_ESCALATION_DENIED, NULL);
-	return current_mode() != ZPAM_MODE_AUDIT;
+	return judge(task, BPF_CORE_READ(bprm, filename), ZPAM_VIA_EXEC, uid, euid);
+}
+
+/* gains_root: a non-root task whose euid was not 0 now has euid 0. A task
+ * already at euid 0 (a setuid binary run under a grant) keeps it freely. */
+static __always_inline int gains_root(__u32 old_uid, __u32 old_euid, __u32 new_euid)
+{
+	return old_uid != 0 && old_euid != 0 && new_euid == 0;
 }
 
 /* Signal mode: creds are committed, the new image has not run yet; a pending
@@ -177,3 +206,73 @@ int BPF_PROG(zpam_exec_lsm, struct linux_binprm *bprm, struct file *file, int re
 		return -EPERM;
 	return 0;
 }
+
+/* LSM mode, setuid family: old and new creds are both at hand. */
+SEC("lsm/task_fix_setuid")
+int BPF_PROG(zpam_setuid_lsm, struct cred *new, const struct cred *old, int flags, int ret)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+	__u32 uid = BPF_CORE_READ(old, uid.val);
+
+	if (ret)
+		return ret;
+	if (!gains_root(uid, BPF_CORE_READ(old, euid.val), BPF_CORE_READ(new, euid.val)))
+		return 0;
+	if (judge(task, NULL, ZPAM_VIA_SETUID, uid, 0) && current_mode() == ZPAM_MODE_LSM)
+		return -EPERM;
+	return 0;
+}
+
+/* Signal mode, setuid family: remember the ids at entry... */
+static __always_inline int setuid_enter(void)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+	__u64 id = bpf_get_current_pid_tgid();
+	struct setuid_entry ent = {
+		.uid = BPF_CORE_READ(task, cred, uid.val),
+		.euid = BPF_CORE_READ(task, cred, euid.val),
+	};
+
+	if (ent.uid != 0 && ent.euid != 0)
+		bpf_map_update_elem(&zpam_setuid_entry, &id, &ent, BPF_ANY);
+	return 0;
+}
+
+/* ...and at exit, with the new creds committed and before the return to
+ * user space, a pending SIGKILL stops the task running as root. */
+static __always_inline int setuid_exit(long ret)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task_btf();
+	__u64 id = bpf_get_current_pid_tgid();
+	struct setuid_entry *ent = bpf_map_lookup_elem(&zpam_setuid_entry, &id);
+	__u32 uid, euid;
+
+	if (!ent)
+		return 0;
+	uid = ent->uid;
+	euid = ent->euid;
+	bpf_map_delete_elem(&zpam_setuid_entry, &id);
+	if (ret != 0 || !gains_root(uid, euid, BPF_CORE_READ(task, cred, euid.val)))
+		return 0;
+	if (judge(task, NULL, ZPAM_VIA_SETUID, uid, 0) && current_mode() == ZPAM_MODE_SIGNAL)
+		bpf_send_signal(SIGKILL);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_setuid")
+int zpam_enter_setuid(void *ctx) { return setuid_enter(); }
+
+SEC("tracepoint/syscalls/sys_enter_setreuid")
+int zpam_enter_setreuid(void *ctx) { return setuid_enter(); }
+
+SEC("tracepoint/syscalls/sys_enter_setresuid")
+int zpam_enter_setresuid(void *ctx) { return setuid_enter(); }
+
+SEC("tracepoint/syscalls/sys_exit_setuid")
+int zpam_exit_setuid(struct trace_event_raw_sys_exit *ctx) { return setuid_exit(ctx->ret); }
+
+SEC("tracepoint/syscalls/sys_exit_setreuid")
+int zpam_exit_setreuid(struct trace_event_raw_sys_exit *ctx) { return setuid_exit(ctx->ret); }
+
+SEC("tracepoint/syscalls/sys_exit_setresuid")
+int zpam_exit_setresuid(struct trace_event_raw_sys_exit *ctx) { return setuid_exit(ctx->ret); }

@@ -32,6 +32,18 @@ enum zpam_counter {
 	ZPAM_COUNTER_MAX = 4,
 };
 
+/* How an escalation was attempted. */
+enum zpam_via {
+	ZPAM_VIA_EXEC = 1,   /* exec of a setuid-root binary */
+	ZPAM_VIA_SETUID = 2, /* setuid-family call that moved euid to 0 */
+};
+
+/* Ids of a task when it entered a setuid-family syscall (signal mode). */
+struct setuid_entry {
+	__u32 uid;
+	__u32 euid;
+};
+
 struct grant_key {
 	__u32 uid;
 	__u32 session;
@@ -65,7 +77,8 @@ struct event {
 	__u32 loginuid;
 	__u32 session;
 	__u8 kind;
-	__u8 _pad[7];
+	__u8 via;
+	__u8 _pad[6];
 	char comm[ZPAM_COMM_LEN];
 	char tty[ZPAM_TTY_LEN];
 	char grant_id[ZPAM_GRANT_ID_LEN];

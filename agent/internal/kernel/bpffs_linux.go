@@ -34,3 +34,21 @@ func ensureBPFFS() error {
 	}
 	return nil
 }
+
+const tracefsRoot = "/sys/kernel/tracing"
+
+// ensureTracefs mounts tracefs when the host has not: syscall tracepoints
+// are found through it.
+func ensureTracefs() error {
+	var st unix.Statfs_t
+	if unix.Statfs(tracefsRoot, &st) == nil && st.Type == unix.TRACEFS_MAGIC {
+		return nil
+	}
+	if err := unix.Mount("tracefs", tracefsRoot, "tracefs", 0, ""); err != nil {
+		if errors.Is(err, unix.EBUSY) {
+			return nil
+		}
+		return fmt.Errorf("mount tracefs on %s: %w", tracefsRoot, err)
+	}
+	return nil
+}

@@ -26,7 +26,10 @@ func Check() Facts {
 	}
 	f.Mode = ModeAudit
 	for _, mode := range []Mode{ModeLSM, ModeSignal} {
-		err := probeMode(mode)
+		gaps, err := probeMode(mode)
+		for _, g := range gaps {
+			f.Notes = append(f.Notes, fmt.Sprintf("%s: not covered: %s", mode, g))
+		}
 		switch {
 		case err == nil && mode == ModeLSM:
 			f.BPFLSM, f.TPBTF = true, true
@@ -45,37 +48,33 @@ func Check() Facts {
 
 // probeMode attaches mode's hook in audit setting with throwaway maps and
 // proves it fires.
-func probeMode(mode Mode) error {
+func probeMode(mode Mode) ([]string, error) {
 	spec, err := loadEnforce()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, m := range spec.Maps {
 		m.Pinning = ebpf.PinNone
 	}
 	var maps enforceMaps
 	if err := spec.LoadAndAssign(&maps, nil); err != nil {
-		return fmt.Errorf("load maps: %w", err)
+		return nil, fmt.Errorf("load maps: %w", err)
 	}
 	defer maps.Close()
 	// Observe only: a probe must never deny anything.
 	if err := maps.ZpamSettings.Put(uint32(0), enforceSettings{Mode: modeValues[ModeAudit]}); err != nil {
-		return fmt.Errorf("write mode: %w", err)
+		return nil, fmt.Errorf("write mode: %w", err)
 	}
-	opts := &ebpf.CollectionOptions{MapReplacements: map[string]*ebpf.Map{
-		enforceMapZpamAllowlist: maps.ZpamAllowlist, enforceMapZpamCounters: maps.ZpamCounters,
-		enforceMapZpamEvents: maps.ZpamEvents, enforceMapZpamGrants: maps.ZpamGrants,
-		enforceMapZpamSettings: maps.ZpamSettings,
-	}}
-	l, err := attach(spec, hookFor(mode), opts)
+	opts := &ebpf.CollectionOptions{MapReplacements: maps.replacements()}
+	a, err := attachHook(spec, hookFor(mode), opts, "")
 	if err != nil {
 		if errors.Is(err, unix.EPERM) {
-			return fmt.Errorf("kernel refused the program (EPERM): %w", err)
+			return nil, fmt.Errorf("kernel refused the program (EPERM): %w", err)
 		}
-		return err
+		return nil, err
 	}
-	defer l.Close()
-	return selfTest(maps.ZpamCounters)
+	defer a.close()
+	return a.gaps, selfTest(maps.ZpamCounters)
 }
 
 func kernelRelease() string {

@@ -23,7 +23,8 @@ type enforceEvent struct {
 	Loginuid uint32
 	Session  uint32
 	Kind     uint8
-	Pad      [7]uint8
+	Via      uint8
+	Pad      [6]uint8
 	Comm     [16]int8
 	Tty      [32]int8
 	GrantId  [40]int8
@@ -54,6 +55,12 @@ type enforceSettings struct {
 	Pad  uint32
 }
 
+type enforceSetuidEntry struct {
+	_    structs.HostLayout
+	Uid  uint32
+	Euid uint32
+}
+
 type enforceZpamCounter uint32
 
 const (
@@ -79,21 +86,37 @@ const (
 	enforceZpamModeZPAM_MODE_AUDIT  enforceZpamMode = 3
 )
 
+type enforceZpamVia uint32
+
+const (
+	enforceZpamViaZPAM_VIA_EXEC   enforceZpamVia = 1
+	enforceZpamViaZPAM_VIA_SETUID enforceZpamVia = 2
+)
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	enforceMapZpamAllowlist   = "zpam_allowlist"
-	enforceMapZpamCounters    = "zpam_counters"
-	enforceMapZpamEvents      = "zpam_events"
-	enforceMapZpamGrants      = "zpam_grants"
-	enforceMapZpamSettings    = "zpam_settings"
-	enforceProgZpamExecLsm    = "zpam_exec_lsm"
-	enforceProgZpamExecSignal = "zpam_exec_signal"
-	enforceVarUnusedCounter   = "unused_counter"
-	enforceVarUnusedEvent     = "unused_event"
-	enforceVarUnusedKind      = "unused_kind"
-	enforceVarUnusedMode      = "unused_mode"
+	enforceMapZpamAllowlist       = "zpam_allowlist"
+	enforceMapZpamCounters        = "zpam_counters"
+	enforceMapZpamEvents          = "zpam_events"
+	enforceMapZpamGrants          = "zpam_grants"
+	enforceMapZpamSettings        = "zpam_settings"
+	enforceMapZpamSetuidEntry     = "zpam_setuid_entry"
+	enforceProgZpamEnterSetresuid = "zpam_enter_setresuid"
+	enforceProgZpamEnterSetreuid  = "zpam_enter_setreuid"
+	enforceProgZpamEnterSetuid    = "zpam_enter_setuid"
+	enforceProgZpamExecLsm        = "zpam_exec_lsm"
+	enforceProgZpamExecSignal     = "zpam_exec_signal"
+	enforceProgZpamExitSetresuid  = "zpam_exit_setresuid"
+	enforceProgZpamExitSetreuid   = "zpam_exit_setreuid"
+	enforceProgZpamExitSetuid     = "zpam_exit_setuid"
+	enforceProgZpamSetuidLsm      = "zpam_setuid_lsm"
+	enforceVarUnusedCounter       = "unused_counter"
+	enforceVarUnusedEvent         = "unused_event"
+	enforceVarUnusedKind          = "unused_kind"
+	enforceVarUnusedMode          = "unused_mode"
+	enforceVarUnusedVia           = "unused_via"
 )
 
 // loadEnforce returns the embedded CollectionSpec for enforce.
@@ -138,19 +161,27 @@ type enforceSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type enforceProgramSpecs struct {
-	ZpamExecLsm    *ebpf.ProgramSpec `ebpf:"zpam_exec_lsm"`
-	ZpamExecSignal *ebpf.ProgramSpec `ebpf:"zpam_exec_signal"`
+	ZpamEnterSetresuid *ebpf.ProgramSpec `ebpf:"zpam_enter_setresuid"`
+	ZpamEnterSetreuid  *ebpf.ProgramSpec `ebpf:"zpam_enter_setreuid"`
+	ZpamEnterSetuid    *ebpf.ProgramSpec `ebpf:"zpam_enter_setuid"`
+	ZpamExecLsm        *ebpf.ProgramSpec `ebpf:"zpam_exec_lsm"`
+	ZpamExecSignal     *ebpf.ProgramSpec `ebpf:"zpam_exec_signal"`
+	ZpamExitSetresuid  *ebpf.ProgramSpec `ebpf:"zpam_exit_setresuid"`
+	ZpamExitSetreuid   *ebpf.ProgramSpec `ebpf:"zpam_exit_setreuid"`
+	ZpamExitSetuid     *ebpf.ProgramSpec `ebpf:"zpam_exit_setuid"`
+	ZpamSetuidLsm      *ebpf.ProgramSpec `ebpf:"zpam_setuid_lsm"`
 }
 
 // enforceMapSpecs contains maps before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type enforceMapSpecs struct {
-	ZpamAllowlist *ebpf.MapSpec `ebpf:"zpam_allowlist"`
-	ZpamCounters  *ebpf.MapSpec `ebpf:"zpam_counters"`
-	ZpamEvents    *ebpf.MapSpec `ebpf:"zpam_events"`
-	ZpamGrants    *ebpf.MapSpec `ebpf:"zpam_grants"`
-	ZpamSettings  *ebpf.MapSpec `ebpf:"zpam_settings"`
+	ZpamAllowlist   *ebpf.MapSpec `ebpf:"zpam_allowlist"`
+	ZpamCounters    *ebpf.MapSpec `ebpf:"zpam_counters"`
+	ZpamEvents      *ebpf.MapSpec `ebpf:"zpam_events"`
+	ZpamGrants      *ebpf.MapSpec `ebpf:"zpam_grants"`
+	ZpamSettings    *ebpf.MapSpec `ebpf:"zpam_settings"`
+	ZpamSetuidEntry *ebpf.MapSpec `ebpf:"zpam_setuid_entry"`
 }
 
 // enforceVariableSpecs contains global variables before they are loaded into the kernel.
@@ -161,6 +192,7 @@ type enforceVariableSpecs struct {
 	UnusedEvent   *ebpf.VariableSpec `ebpf:"unused_event"`
 	UnusedKind    *ebpf.VariableSpec `ebpf:"unused_kind"`
 	UnusedMode    *ebpf.VariableSpec `ebpf:"unused_mode"`
+	UnusedVia     *ebpf.VariableSpec `ebpf:"unused_via"`
 }
 
 // enforceObjects contains all objects after they have been loaded into the kernel.
@@ -183,11 +215,12 @@ func (o *enforceObjects) Close() error {
 //
 // It can be passed to loadEnforceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type enforceMaps struct {
-	ZpamAllowlist *ebpf.Map `ebpf:"zpam_allowlist"`
-	ZpamCounters  *ebpf.Map `ebpf:"zpam_counters"`
-	ZpamEvents    *ebpf.Map `ebpf:"zpam_events"`
-	ZpamGrants    *ebpf.Map `ebpf:"zpam_grants"`
-	ZpamSettings  *ebpf.Map `ebpf:"zpam_settings"`
+	ZpamAllowlist   *ebpf.Map `ebpf:"zpam_allowlist"`
+	ZpamCounters    *ebpf.Map `ebpf:"zpam_counters"`
+	ZpamEvents      *ebpf.Map `ebpf:"zpam_events"`
+	ZpamGrants      *ebpf.Map `ebpf:"zpam_grants"`
+	ZpamSettings    *ebpf.Map `ebpf:"zpam_settings"`
+	ZpamSetuidEntry *ebpf.Map `ebpf:"zpam_setuid_entry"`
 }
 
 func (m *enforceMaps) Close() error {
@@ -197,6 +230,7 @@ func (m *enforceMaps) Close() error {
 		m.ZpamEvents,
 		m.ZpamGrants,
 		m.ZpamSettings,
+		m.ZpamSetuidEntry,
 	)
 }
 
@@ -208,20 +242,35 @@ type enforceVariables struct {
 	UnusedEvent   *ebpf.Variable `ebpf:"unused_event"`
 	UnusedKind    *ebpf.Variable `ebpf:"unused_kind"`
 	UnusedMode    *ebpf.Variable `ebpf:"unused_mode"`
+	UnusedVia     *ebpf.Variable `ebpf:"unused_via"`
 }
 
 // enforcePrograms contains all programs after they have been loaded into the kernel.
 //
 // It can be passed to loadEnforceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type enforcePrograms struct {
-	ZpamExecLsm    *ebpf.Program `ebpf:"zpam_exec_lsm"`
-	ZpamExecSignal *ebpf.Program `ebpf:"zpam_exec_signal"`
+	ZpamEnterSetresuid *ebpf.Program `ebpf:"zpam_enter_setresuid"`
+	ZpamEnterSetreuid  *ebpf.Program `ebpf:"zpam_enter_setreuid"`
+	ZpamEnterSetuid    *ebpf.Program `ebpf:"zpam_enter_setuid"`
+	ZpamExecLsm        *ebpf.Program `ebpf:"zpam_exec_lsm"`
+	ZpamExecSignal     *ebpf.Program `ebpf:"zpam_exec_signal"`
+	ZpamExitSetresuid  *ebpf.Program `ebpf:"zpam_exit_setresuid"`
+	ZpamExitSetreuid   *ebpf.Program `ebpf:"zpam_exit_setreuid"`
+	ZpamExitSetuid     *ebpf.Program `ebpf:"zpam_exit_setuid"`
+	ZpamSetuidLsm      *ebpf.Program `ebpf:"zpam_setuid_lsm"`
 }
 
 func (p *enforcePrograms) Close() error {
 	return _EnforceClose(
+		p.ZpamEnterSetresuid,
+		p.ZpamEnterSetreuid,
+		p.ZpamEnterSetuid,
 		p.ZpamExecLsm,
 		p.ZpamExecSignal,
+		p.ZpamExitSetresuid,
+		p.ZpamExitSetreuid,
+		p.ZpamExitSetuid,
+		p.ZpamSetuidLsm,
 	)
 }
 

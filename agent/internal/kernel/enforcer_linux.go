@@ -28,7 +28,9 @@ type Enforcer struct {
 	log    *slog.Logger
 	mode   Mode
 	maps   enforceMaps
-	link   link.Link
+	links  []link.Link
+	// gaps names escalation paths this kernel could not hook.
+	gaps   []string
 	reader *ringbuf.Reader
 	events chan Event
 	drops  atomic.Uint64
@@ -63,6 +65,9 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Enforcer, error
 	if err := spec.LoadAndAssign(&e.maps, collOpts); err != nil {
 		return nil, fmt.Errorf("load maps (pinned at %s): %w", opts.PinDir, err)
 	}
+	// Every program uses these map instances, so programs loaded one by
+	// one still share state (the setuid entry/exit pair does).
+	collOpts = &ebpf.CollectionOptions{MapReplacements: e.maps.replacements()}
 	if err := e.attachMode(spec, opts, collOpts); err != nil {
 		e.maps.Close()
 		return nil, err
@@ -80,49 +85,49 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Enforcer, error
 	return e, nil
 }
 
-// attachMode adopts a pinned link when it serves the requested mode, else
-// attaches candidates strongest first. A new link is pinned before an old
-// one is released, so there is no window without enforcement.
+// attachMode adopts the hook an earlier agent pinned when it serves the
+// requested mode, else attaches candidates strongest first. A new hook is
+// pinned before an old one is released, so there is no window without
+// enforcement.
 func (e *Enforcer) attachMode(spec *ebpf.CollectionSpec, opts Options, collOpts *ebpf.CollectionOptions) error {
-	old, oldHook, adopted := adoptPinned(opts.PinDir)
+	old, adopted := pinnedHook(opts.PinDir)
 	if adopted {
-		mode, ok := e.adoptable(oldHook, opts.Mode)
-		if ok && e.setMode(mode) == nil && selfTest(e.maps.ZpamCounters) == nil {
-			e.link, e.mode = old, mode
-			e.log.Info("re-adopted pinned enforcement", "mode", mode, "pin", filepath.Join(opts.PinDir, oldHook.pin))
-			return nil
+		if mode, ok := adoptable(old, opts.Mode); ok {
+			err := e.tryMode(spec, mode, opts.PinDir, collOpts)
+			if err == nil {
+				e.log.Info("re-adopted pinned enforcement", "mode", mode, "pin_dir", opts.PinDir)
+				return nil
+			}
+			e.log.Warn("pinned enforcement could not be re-adopted", "err", err)
 		}
 	}
 	var errs []error
 	for _, mode := range candidates(opts.Mode) {
-		l, err := e.tryMode(spec, mode, opts.PinDir, collOpts)
-		if err != nil {
+		if adopted && hookFor(mode).lsm == old.lsm {
+			continue // tried above
+		}
+		if err := e.tryMode(spec, mode, opts.PinDir, collOpts); err != nil {
 			e.log.Info("enforcement mode unavailable", "mode", mode, "err", err)
 			errs = append(errs, fmt.Errorf("%s: %w", mode, err))
 			continue
 		}
-		e.link, e.mode = l, mode
-		if adopted && hookFor(mode).pin != oldHook.pin {
-			_ = old.Unpin()
-		}
 		if adopted {
-			_ = old.Close()
+			if err := unpinHook(opts.PinDir, old); err != nil {
+				e.log.Warn("release the previous hook", "err", err)
+			}
 		}
 		return nil
-	}
-	if adopted {
-		_ = old.Close()
 	}
 	return fmt.Errorf("no enforcement mode could attach: %w", errors.Join(errs...))
 }
 
 // adoptable says which mode a pinned hook serves for the requested mode.
-func (e *Enforcer) adoptable(h hook, requested Mode) (Mode, bool) {
+func adoptable(h hook, requested Mode) (Mode, bool) {
 	switch {
 	case h.lsm && (requested == ModeAuto || requested == ModeLSM):
 		return ModeLSM, true
 	case !h.lsm && requested == ModeAuto:
-		// A pinned tracepoint under auto still serves signal; an lsm
+		// A pinned tracepoint hook under auto still serves signal; an lsm
 		// upgrade is not attempted while adopting.
 		return ModeSignal, true
 	case !h.lsm && (requested == ModeSignal || requested == ModeAudit):
@@ -131,27 +136,27 @@ func (e *Enforcer) adoptable(h hook, requested Mode) (Mode, bool) {
 	return "", false
 }
 
-// tryMode attaches one mode, proves it fires, and pins it.
-func (e *Enforcer) tryMode(spec *ebpf.CollectionSpec, mode Mode, pinDir string, collOpts *ebpf.CollectionOptions) (link.Link, error) {
+// tryMode attaches (or adopts) one mode's hook, pins it and proves it
+// fires; on failure nothing of it stays attached.
+func (e *Enforcer) tryMode(spec *ebpf.CollectionSpec, mode Mode, pinDir string, collOpts *ebpf.CollectionOptions) error {
 	if err := e.setMode(mode); err != nil {
-		return nil, err
+		return err
 	}
 	h := hookFor(mode)
-	l, err := attach(spec, h, collOpts)
+	a, err := attachHook(spec, h, collOpts, pinDir)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := selfTest(e.maps.ZpamCounters); err != nil {
-		l.Close()
-		return nil, err
+		a.close()
+		_ = unpinHook(pinDir, h)
+		return err
 	}
-	pin := filepath.Join(pinDir, h.pin)
-	_ = os.Remove(pin) // a stale pin of the same hook is replaced
-	if err := l.Pin(pin); err != nil {
-		l.Close()
-		return nil, fmt.Errorf("pin link %s: %w", pin, err)
+	for _, gap := range a.gaps {
+		e.log.Warn("escalation path not covered on this kernel", "mode", mode, "err", gap)
 	}
-	return l, nil
+	e.links, e.gaps, e.mode = a.links, a.gaps, mode
+	return nil
 }
 
 // setMode tells the programs what to do on a denial.
@@ -166,6 +171,10 @@ func (e *Enforcer) setMode(m Mode) error {
 // Mode is the mode in force.
 func (e *Enforcer) Mode() Mode { return e.mode }
 
+// Gaps names the escalation paths this kernel could not hook in the mode in
+// force; empty when coverage is complete.
+func (e *Enforcer) Gaps() []string { return e.gaps }
+
 // Close stops reading events and releases this process's handles. The
 // pins stay, so enforcement stays in place (fail closed).
 func (e *Enforcer) Close() error {
@@ -174,8 +183,8 @@ func (e *Enforcer) Close() error {
 		errs = append(errs, e.reader.Close())
 	}
 	e.wg.Wait()
-	if e.link != nil {
-		errs = append(errs, e.link.Close())
+	for _, l := range e.links {
+		errs = append(errs, l.Close())
 	}
 	errs = append(errs, e.maps.Close())
 	return errors.Join(errs...)
@@ -190,18 +199,10 @@ func Uninstall(pinDir string) error {
 	if err := disarm(pinDir); err != nil {
 		return err
 	}
-	for _, h := range []hook{lsmHook, tpHook} {
-		pin := filepath.Join(pinDir, h.pin)
-		l, err := link.LoadPinnedLink(pin, nil)
-		if err != nil {
-			continue
+	for _, h := range allHooks {
+		if err := unpinHook(pinDir, h); err != nil {
+			return err
 		}
-		// Detach first: another process may still hold the link open.
-		if err := l.Detach(); err != nil && !errors.Is(err, ebpf.ErrNotSupported) {
-			l.Close()
-			return fmt.Errorf("detach %s: %w", pin, err)
-		}
-		l.Close()
 	}
 	if err := os.RemoveAll(pinDir); err != nil {
 		return fmt.Errorf("remove pins in %s: %w", pinDir, err)

@@ -77,5 +77,16 @@ func decodeEvent(raw []byte) (Event, error) {
 		Comm:      cString(r.Comm[:]),
 		Filename:  cString(r.Filename[:]),
 		GrantID:   cString(r.GrantId[:]),
+		Via:       viaName(r.Via),
 	}, nil
+}
+
+func viaName(v uint8) string {
+	switch enforceZpamVia(v) {
+	case enforceZpamViaZPAM_VIA_EXEC:
+		return "exec"
+	case enforceZpamViaZPAM_VIA_SETUID:
+		return "setuid"
+	}
+	return "unknown"
 }

@@ -92,6 +92,9 @@ type Event struct {
 	Comm     string
 	Filename string
 	GrantID  string
+	// Via is how the escalation was attempted: "exec" of a setuid-root
+	// binary or a "setuid"-family call.
+	Via string
 }
 
 // Options configure Open.
