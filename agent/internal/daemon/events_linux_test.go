@@ -47,7 +47,9 @@ func TestDenialIsRecordedAndToldOnTheTerminal(t *testing.T) {
 	}
 	defer d.Close()
 	me := uint32(os.Getuid())
-	f.enforcer.events <- kernel.Event{Kind: kernel.EventEscalationDenied, Time: time.Now(), UID: me, PID: 4242, TTY: tty, Filename: "/usr/bin/sudo"}
+	// The kernel names /dev/pts/N "ptsN" (tty->name), not "pts/N".
+	kernelName := strings.Replace(tty, "/", "", 1)
+	f.enforcer.events <- kernel.Event{Kind: kernel.EventEscalationDenied, Time: time.Now(), UID: me, PID: 4242, TTY: kernelName, Filename: "/usr/bin/sudo"}
 
 	got := make(chan string, 1)
 	go func() {
