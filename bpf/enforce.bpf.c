@@ -85,6 +85,40 @@ static __always_inline __u32 current_mode(void)
 	return s ? s->mode : ZPAM_MODE_AUDIT;
 }
 
+/* kernel_cap_t was two 32-bit words before Linux 6.3; CO-RE picks the
+ * layout of the running kernel. */
+struct kernel_cap_struct___pre63 {
+	__u32 cap[2];
+} __attribute__((preserve_access_index));
+
+struct cred___pre63 {
+	struct kernel_cap_struct___pre63 cap_effective;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u64 effective_caps(const struct cred *cred)
+{
+	if (bpf_core_field_exists(((kernel_cap_t *)0)->val))
+		return BPF_CORE_READ(cred, cap_effective.val);
+	struct cred___pre63 *old = (void *)cred;
+	return (__u64)BPF_CORE_READ(old, cap_effective.cap[1]) << 32 |
+	       BPF_CORE_READ(old, cap_effective.cap[0]);
+}
+
+/* gained_privileged_caps: this exec raised the task's privilege (the
+ * kernel's own secureexec verdict, so ambient capabilities of a service do
+ * not count) and left it holding a capability the agent treats as root. */
+static __always_inline int gained_privileged_caps(struct linux_binprm *bprm, const struct cred *cred)
+{
+	__u32 zero = 0;
+	struct settings *s = bpf_map_lookup_elem(&zpam_settings, &zero);
+
+	if (!s || !s->cap_mask)
+		return 0;
+	if (!BPF_CORE_READ_BITFIELD_PROBED(bprm, secureexec))
+		return 0;
+	return (effective_caps(cred) & s->cap_mask) != 0;
+}
+
 static __always_inline struct grant_value *live_grant(__u32 uid, __u32 session)
 {
 	struct grant_key key = { .uid = uid, .session = session };
@@ -169,7 +203,9 @@ static __always_inline int decide(struct task_struct *task, struct linux_binprm 
 	count(ZPAM_COUNTER_EXECS);
 	/* kuids are init-namespace ids, so root inside an unprivileged user
 	 * namespace is not euid 0 here and root itself is never gated. */
-	if (uid == 0 || euid != 0)
+	if (uid == 0)
+		return 0;
+	if (euid != 0 && !gained_privileged_caps(bprm, cred))
 		return 0;
 	if (allowlisted(BPF_CORE_READ(bprm, file)))
 		return 0;

@@ -66,6 +66,9 @@ struct file_id {
 struct settings {
 	__u32 mode;
 	__u32 _pad;
+	/* Capabilities whose gain by a non-root exec is an escalation, as a
+	 * bit mask of CAP_* numbers (file-capability binaries). */
+	__u64 cap_mask;
 };
 
 struct event {

@@ -50,9 +50,10 @@ type enforceGrantValue struct {
 }
 
 type enforceSettings struct {
-	_    structs.HostLayout
-	Mode uint32
-	Pad  uint32
+	_       structs.HostLayout
+	Mode    uint32
+	Pad     uint32
+	CapMask uint64
 }
 
 type enforceSetuidEntry struct {

@@ -25,10 +25,10 @@ var ErrGrantExpired = errors.New("grant already expired")
 // Concurrency: map operations are safe from any goroutine; Close must be
 // called once, after which Events is closed.
 type Enforcer struct {
-	log    *slog.Logger
-	mode   Mode
-	maps   enforceMaps
-	links  []link.Link
+	log   *slog.Logger
+	mode  Mode
+	maps  enforceMaps
+	links []link.Link
 	// gaps names escalation paths this kernel could not hook.
 	gaps   []string
 	reader *ringbuf.Reader
@@ -37,7 +37,8 @@ type Enforcer struct {
 	// allowlist is kept to re-resolve: a package upgrade replaces a helper
 	// with a new inode, and the old identity must stop being trusted.
 	allowlist []string
-	wg     sync.WaitGroup
+	capMask   uint64
+	wg        sync.WaitGroup
 }
 
 // Open loads the programs, re-adopting pinned maps and links from a previous
@@ -60,7 +61,7 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Enforcer, error
 	if err != nil {
 		return nil, err
 	}
-	e := &Enforcer{log: log, events: make(chan Event, 4096), allowlist: opts.Allowlist}
+	e := &Enforcer{log: log, events: make(chan Event, 4096), allowlist: opts.Allowlist, capMask: opts.capMask}
 	collOpts := &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: opts.PinDir}}
 	if err := spec.LoadAndAssign(&e.maps, collOpts); err != nil {
 		return nil, fmt.Errorf("load maps (pinned at %s): %w", opts.PinDir, err)
@@ -161,7 +162,7 @@ func (e *Enforcer) tryMode(spec *ebpf.CollectionSpec, mode Mode, pinDir string, 
 
 // setMode tells the programs what to do on a denial.
 func (e *Enforcer) setMode(m Mode) error {
-	s := enforceSettings{Mode: modeValues[m]}
+	s := enforceSettings{Mode: modeValues[m], CapMask: e.capMask}
 	if err := e.maps.ZpamSettings.Put(uint32(0), s); err != nil {
 		return fmt.Errorf("write mode: %w", err)
 	}

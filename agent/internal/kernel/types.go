@@ -104,6 +104,9 @@ type Options struct {
 	// Allowlist names benign setuid helpers; each is resolved to its file
 	// identity (device+inode), never matched by path in the kernel.
 	Allowlist []string
+	// PrivilegedCaps are the capabilities whose gain by exec is gated.
+	PrivilegedCaps []string
+	capMask        uint64
 }
 
 // CheckAndSetDefaults validates the options and fills defaults.
@@ -120,6 +123,14 @@ func (o *Options) CheckAndSetDefaults() error {
 	if o.Allowlist == nil {
 		o.Allowlist = DefaultAllowlist
 	}
+	if o.PrivilegedCaps == nil {
+		o.PrivilegedCaps = DefaultPrivilegedCaps
+	}
+	mask, err := CapMask(o.PrivilegedCaps)
+	if err != nil {
+		return err
+	}
+	o.capMask = mask
 	return nil
 }
 
