@@ -3,6 +3,8 @@
 package e2e
 
 import (
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -39,4 +41,28 @@ func TestRootElevateEndToEnd(t *testing.T) {
 	// After the window: denied again, with nobody removing anything by hand.
 	time.Sleep(time.Until(granted.Add(6 * time.Second)))
 	wantKilled(t, "sudo after the grant expired", u.run("sudo", "-n", "true"))
+
+	// The mode and the decisions are exported for monitoring.
+	metrics := scrape(t, "http://"+s.metrics+"/metrics")
+	for _, want := range []string{`zpam_agent_enforcement_mode{mode="signal"} 1`,
+		`zpam_agent_escalations_total{decision="denied",via="exec"} 2`,
+		`zpam_agent_escalations_total{decision="allowed",via="exec"} 1`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("agent /metrics lacks %s:\n%s", want, metrics)
+		}
+	}
+}
+
+func scrape(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("scrape %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -28,6 +28,7 @@ type stack struct {
 	pinDir   string
 	sock     string
 	listen   string // control plane gRPC
+	metrics  string // the agent's Prometheus endpoint
 	agent    *proc
 	restarts int
 }
@@ -43,7 +44,7 @@ func startStack(t *testing.T, policy string) *stack {
 	}
 	work := worldReadableDir(t)
 	s := &stack{bin: binDir(t), work: work, dataDir: filepath.Join(work, "cp"), pinDir: roottest.PinDir(t),
-		sock: filepath.Join(work, "agent.sock"), listen: freeAddr(t)}
+		sock: filepath.Join(work, "agent.sock"), listen: freeAddr(t), metrics: freeAddr(t)}
 	// Registered first, so it runs last: after the agent has stopped.
 	t.Cleanup(func() { run(t, s.path("pam-agent"), "uninstall", "--pin-dir", s.pinDir) })
 
@@ -77,7 +78,7 @@ func (s *stack) startAgent(t *testing.T, extra ...string) {
 	s.restarts++
 	argv := append([]string{s.path("pam-agent"), "run", "--config", filepath.Join(s.work, "agent.yaml"),
 		"--server", s.listen, "--state-dir", filepath.Join(s.work, "state"),
-		"--socket", s.sock, "--pin-dir", s.pinDir, "--mode", "signal"}, extra...)
+		"--socket", s.sock, "--pin-dir", s.pinDir, "--mode", "signal", "--metrics-listen", s.metrics}, extra...)
 	s.agent = daemon(t, s.work, name, argv...)
 	waitFor(t, "agent on its socket", 20*time.Second, listening(s.sock))
 }

@@ -35,6 +35,11 @@ type Config struct {
 	PinDir string `yaml:"pin_dir"`
 	// Allowlist adds benign setuid helpers to kernel.DefaultAllowlist.
 	Allowlist []string `yaml:"allowlist"`
+	// PrivilegedCaps replaces kernel.DefaultPrivilegedCaps: capabilities
+	// whose gain by exec of a file-capability binary needs a grant.
+	PrivilegedCaps []string `yaml:"privileged_caps"`
+	// MetricsListen serves Prometheus metrics on HOST:PORT; empty is off.
+	MetricsListen string `yaml:"metrics_listen"`
 }
 
 // FieldError is a validation error of one YAML key, so that Load can point
@@ -55,7 +60,7 @@ func fieldErr(field, format string, args ...any) error {
 // defaults. Call it once, after flags have been applied.
 func (c *Config) CheckAndSetDefaults() error {
 	c.setDefaults()
-	checks := []func() error{c.checkServer, c.checkToken, c.checkPaths, c.checkMode, c.checkLabels, c.checkAllowlist}
+	checks := []func() error{c.checkServer, c.checkToken, c.checkPaths, c.checkMode, c.checkLabels, c.checkAllowlist, c.checkCaps, c.checkMetrics}
 	for _, check := range checks {
 		if err := check(); err != nil {
 			return err
@@ -134,8 +139,25 @@ func (c *Config) checkAllowlist() error {
 	return nil
 }
 
+func (c *Config) checkCaps() error {
+	if _, err := kernel.CapMask(c.PrivilegedCaps); err != nil {
+		return fieldErr("privileged_caps", "%v", err)
+	}
+	return nil
+}
+
+func (c *Config) checkMetrics() error {
+	if c.MetricsListen == "" {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+		return fieldErr("metrics_listen", "%q is not a HOST:PORT address like 127.0.0.1:9462", c.MetricsListen)
+	}
+	return nil
+}
+
 // KernelOptions are the options to open the enforcer with.
 func (c *Config) KernelOptions() kernel.Options {
 	allow := append(append([]string(nil), kernel.DefaultAllowlist...), c.Allowlist...)
-	return kernel.Options{Mode: c.Mode, PinDir: c.PinDir, Allowlist: allow}
+	return kernel.Options{Mode: c.Mode, PinDir: c.PinDir, Allowlist: allow, PrivilegedCaps: c.PrivilegedCaps}
 }

@@ -29,6 +29,9 @@ type Options struct {
 	Notify func(state string)
 	// ReapInterval paces deleting expired kernel entries; zero means 30s.
 	ReapInterval time.Duration
+	// AllowlistInterval paces re-resolving allowlisted helpers; zero
+	// means 30s.
+	AllowlistInterval time.Duration
 	// Backoff paces reconnects and enrollment retries; zero means default.
 	Backoff cpclient.Backoff
 	// EnrollTimeout bounds first enrollment retries; zero means 60s.
@@ -42,7 +45,8 @@ type Options struct {
 //  1. kernel enforcer opened and attached (mode logged)
 //  2. host identity loaded, or enrolled with the join token
 //  3. control plane client; grant table over the enforcer
-//  4. background loops: grant stream, reaper, kernel events, watchdog
+//  4. metrics (served only when metrics_listen is set), then background
+//     loops: grant stream, reaper, allowlist refresh, kernel events, watchdog
 //  5. local API socket
 //  6. READY=1 to systemd
 //
@@ -57,6 +61,7 @@ type Daemon struct {
 	cp       *cpclient.Client
 	table    *grant.Table
 	denials  *denialLog
+	metrics  *agentMetrics
 	api      *localapi.Server
 	hostID   string
 
@@ -75,13 +80,16 @@ func New(o Options) *Daemon {
 	if o.ReapInterval == 0 {
 		o.ReapInterval = 30 * time.Second
 	}
+	if o.AllowlistInterval == 0 {
+		o.AllowlistInterval = 30 * time.Second
+	}
 	if o.Backoff == (cpclient.Backoff{}) {
 		o.Backoff = cpclient.DefaultBackoff
 	}
 	if o.EnrollTimeout == 0 {
 		o.EnrollTimeout = 60 * time.Second
 	}
-	return &Daemon{o: o, log: o.Log, denials: newDenialLog()}
+	return &Daemon{o: o, log: o.Log, denials: newDenialLog(), metrics: newAgentMetrics()}
 }
 
 // Start brings the agent up; on error, what was started is closed again.
@@ -97,6 +105,9 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 		return err
 	}
 	if err := d.connect(ctx); err != nil {
+		return err
+	}
+	if err := d.startMetrics(); err != nil {
 		return err
 	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -135,6 +146,14 @@ func (d *Daemon) connect(ctx context.Context) error {
 	return err
 }
 
+func (d *Daemon) startMetrics() error {
+	d.metrics.watch(d.enforcer, d.cp.Connected)
+	if d.o.Config.MetricsListen == "" {
+		return nil
+	}
+	return d.metrics.serve(d.o.Config.MetricsListen)
+}
+
 func (d *Daemon) startAPI() error {
 	d.api = localapi.New(localapi.Options{
 		Socket: d.o.Config.Socket, Mode: d.enforcer.Mode(), HostID: d.hostID, Version: d.o.Version,
@@ -155,6 +174,7 @@ func (d *Daemon) Close() error {
 	if d.api != nil {
 		errs = append(errs, d.api.Close())
 	}
+	errs = append(errs, d.metrics.close())
 	if d.cancel != nil {
 		d.cancel()
 	}

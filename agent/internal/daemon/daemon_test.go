@@ -38,8 +38,10 @@ type fakeEnforcer struct {
 	closed bool
 }
 
-func (f *fakeEnforcer) Mode() kernel.Mode           { return f.mode }
-func (f *fakeEnforcer) Events() <-chan kernel.Event { return f.events }
+func (f *fakeEnforcer) Mode() kernel.Mode              { return f.mode }
+func (f *fakeEnforcer) RefreshAllowlist() (int, error) { return 0, nil }
+func (f *fakeEnforcer) Drops() uint64                  { return 0 }
+func (f *fakeEnforcer) Events() <-chan kernel.Event    { return f.events }
 func (f *fakeEnforcer) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

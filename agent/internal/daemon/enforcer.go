@@ -16,6 +16,11 @@ type Enforcer interface {
 	ListGrants() ([]kernel.Grant, error)
 	// Events is closed after Close.
 	Events() <-chan kernel.Event
+	// RefreshAllowlist re-resolves allowlisted helpers to their current
+	// inodes (package upgrades replace them).
+	RefreshAllowlist() (int, error)
+	// Drops counts events lost in the kernel or before the agent read them.
+	Drops() uint64
 	// Close stops reading and leaves the pins: enforcement outlives us.
 	Close() error
 }

@@ -25,7 +25,8 @@ func (d *Daemon) consumeEvents(ctx context.Context) {
 }
 
 func (d *Daemon) handleEvent(ev kernel.Event) {
-	attrs := []any{"uid", ev.UID, "pid", ev.PID, "ppid", ev.PPID, "session", ev.SessionID, "tty", ev.TTY, "comm", ev.Comm, "filename", ev.Filename}
+	attrs := []any{"via", ev.Via, "uid", ev.UID, "pid", ev.PID, "ppid", ev.PPID, "session", ev.SessionID, "tty", ev.TTY, "comm", ev.Comm, "filename", ev.Filename}
+	d.metrics.escalation(ev)
 	switch ev.Kind {
 	case kernel.EventEscalationAllowed:
 		d.log.Info("escalation allowed", append(attrs, "grant_id", ev.GrantID)...)
@@ -47,8 +48,17 @@ func (d *Daemon) handleEvent(ev kernel.Event) {
 // tellTerminal writes the one-line hint to the denied user's terminal.
 // Best effort: the denial itself is already enforced and logged.
 func (d *Daemon) tellTerminal(ev kernel.Event) {
-	line := "pam-agent: " + filepath.Base(ev.Filename) + " blocked — no active grant; run: pamctl elevate\r\n"
+	line := "pam-agent: " + blockedName(ev) + " blocked — no active grant; run: pamctl elevate\r\n"
 	if err := writeTTY(ev.TTY, line); err != nil {
 		d.log.Debug("could not write to terminal", "tty", ev.TTY, "err", err)
 	}
+}
+
+// blockedName names what was blocked: the program exec'd, or for a
+// setuid-family call the command that made it.
+func blockedName(ev kernel.Event) string {
+	if ev.Filename != "" {
+		return filepath.Base(ev.Filename)
+	}
+	return ev.Comm
 }

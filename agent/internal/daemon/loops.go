@@ -13,6 +13,7 @@ func (d *Daemon) startLoops(ctx context.Context) {
 	d.goLoop(func() { d.cp.WatchGrants(ctx, d.table) })
 	d.goLoop(func() { d.reap(ctx) })
 	d.goLoop(func() { d.consumeEvents(ctx) })
+	d.goLoop(func() { d.refreshAllowlist(ctx) })
 	if interval, err := sd.SdWatchdogEnabled(false); err == nil && interval > 0 {
 		d.goLoop(func() { d.watchdog(ctx, interval) })
 	}
@@ -36,6 +37,24 @@ func (d *Daemon) reap(ctx context.Context) {
 		case <-t.C:
 			if err := d.table.Reap(); err != nil {
 				d.log.Error("reap expired grants", "err", err)
+			}
+		}
+	}
+}
+
+// refreshAllowlist follows package upgrades of allowlisted helpers: a
+// replaced file has a new inode, which the kernel must learn, and the old
+// inode must stop being trusted.
+func (d *Daemon) refreshAllowlist(ctx context.Context) {
+	t := time.NewTicker(d.o.AllowlistInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := d.enforcer.RefreshAllowlist(); err != nil {
+				d.log.Error("refresh allowlist", "err", err)
 			}
 		}
 	}

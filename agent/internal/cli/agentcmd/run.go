@@ -22,7 +22,7 @@ type runFlags struct {
 // flagFields pairs each overriding flag with its agent.yaml key.
 var flagFields = map[string]string{
 	"server": "server", "join-token": "join_token", "ca": "ca", "state-dir": "state_dir",
-	"socket": "socket", "mode": "mode", "labels": "labels", "pin-dir": "pin_dir",
+	"socket": "socket", "mode": "mode", "labels": "labels", "pin-dir": "pin_dir", "metrics-listen": "metrics_listen",
 }
 
 func newRunCommand(version string) *cobra.Command {
@@ -46,6 +46,7 @@ func (f *runFlags) command(version string) *cobra.Command {
 	fl.Var(modeValue{&f.c.Mode}, "mode", "enforcement mode: auto, lsm, signal or audit (default auto)")
 	fl.Var(labelsValue{&f.c.Labels}, "labels", "host labels to ask for at enrollment, k=v,…")
 	fl.StringVar(&f.c.PinDir, "pin-dir", kernel.DefaultPinDir, "bpffs directory for the pinned programs and maps")
+	fl.StringVar(&f.c.MetricsListen, "metrics-listen", "", "serve Prometheus /metrics on HOST:PORT (off by default)")
 	return cmd
 }
 
@@ -90,6 +91,7 @@ func loadConfig(fs *pflag.FlagSet, f *runFlags) (*config.Config, error) {
 	set("mode", func() { c.Mode = f.c.Mode })
 	set("labels", func() { c.Labels = f.c.Labels })
 	set("pin-dir", func() { c.PinDir = f.c.PinDir })
+	set("metrics-listen", func() { c.MetricsListen = f.c.MetricsListen })
 	if err := file.Check(); err != nil {
 		return nil, cli.Usage("%v", err)
 	}

@@ -1,0 +1,98 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/zpam/zpam/agent/internal/kernel"
+)
+
+// agentMetrics are the agent's Prometheus metrics. They are always
+// counted; they are served only when metrics_listen is set, on a local
+// address of the operator's choosing.
+type agentMetrics struct {
+	reg         *prometheus.Registry
+	mode        *prometheus.GaugeVec
+	escalations *prometheus.CounterVec
+	srv         *http.Server
+}
+
+func newAgentMetrics() *agentMetrics {
+	m := &agentMetrics{
+		reg: prometheus.NewRegistry(),
+		mode: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "zpam_agent_enforcement_mode",
+			Help: "1 for the enforcement mode in force (lsm, signal or audit), 0 for the others.",
+		}, []string{"mode"}),
+		escalations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zpam_agent_escalations_total",
+			Help: "Escalations seen by the kernel hooks, by decision and by how they were attempted.",
+		}, []string{"decision", "via"}),
+	}
+	m.reg.MustRegister(m.mode, m.escalations)
+	return m
+}
+
+// watch registers the metrics read from live components.
+func (m *agentMetrics) watch(e Enforcer, connected func() bool) {
+	for _, mode := range []kernel.Mode{kernel.ModeLSM, kernel.ModeSignal, kernel.ModeAudit} {
+		v := 0.0
+		if e.Mode() == mode {
+			v = 1
+		}
+		m.mode.WithLabelValues(string(mode)).Set(v)
+	}
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "zpam_agent_kernel_events_dropped_total",
+			Help: "Kernel events lost: ring buffer full, or not read in time.",
+		}, func() float64 { return float64(e.Drops()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "zpam_agent_control_plane_connected",
+			Help: "1 while the grant stream to the control plane is up.",
+		}, func() float64 {
+			if connected() {
+				return 1
+			}
+			return 0
+		}),
+	)
+}
+
+func (m *agentMetrics) escalation(ev kernel.Event) {
+	decision := "allowed"
+	if ev.Kind == kernel.EventEscalationDenied {
+		decision = "denied"
+	}
+	m.escalations.WithLabelValues(decision, ev.Via).Inc()
+}
+
+// serve starts the /metrics listener; the address is bound before it
+// returns so that a bad or busy address fails the start.
+func (m *agentMetrics) serve(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen for metrics on %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	m.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	// Serve returns http.ErrServerClosed once close shuts it down.
+	go func() { _ = m.srv.Serve(l) }()
+	return nil
+}
+
+func (m *agentMetrics) close() error {
+	if m.srv == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return m.srv.Shutdown(ctx)
+}

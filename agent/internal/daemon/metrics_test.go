@@ -1,0 +1,49 @@
+package daemon
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/zpam/zpam/agent/internal/grant/granttest"
+	"github.com/zpam/zpam/agent/internal/kernel"
+)
+
+type metricsEnforcer struct {
+	*granttest.Kernel
+	mode kernel.Mode
+}
+
+func (m metricsEnforcer) Mode() kernel.Mode            { return m.mode }
+func (metricsEnforcer) Events() <-chan kernel.Event    { return nil }
+func (metricsEnforcer) RefreshAllowlist() (int, error) { return 0, nil }
+func (metricsEnforcer) Drops() uint64                  { return 7 }
+func (metricsEnforcer) Close() error                   { return nil }
+
+func TestMetricsExportModeEscalationsAndDrops(t *testing.T) {
+	m := newAgentMetrics()
+	m.watch(metricsEnforcer{granttest.New(), kernel.ModeSignal}, func() bool { return true })
+	m.escalation(kernel.Event{Kind: kernel.EventEscalationDenied, Via: "exec"})
+	m.escalation(kernel.Event{Kind: kernel.EventEscalationDenied, Via: "exec"})
+	m.escalation(kernel.Event{Kind: kernel.EventEscalationAllowed, Via: "setuid"})
+
+	want := `
+# HELP zpam_agent_enforcement_mode 1 for the enforcement mode in force (lsm, signal or audit), 0 for the others.
+# TYPE zpam_agent_enforcement_mode gauge
+zpam_agent_enforcement_mode{mode="audit"} 0
+zpam_agent_enforcement_mode{mode="lsm"} 0
+zpam_agent_enforcement_mode{mode="signal"} 1
+# HELP zpam_agent_escalations_total Escalations seen by the kernel hooks, by decision and by how they were attempted.
+# TYPE zpam_agent_escalations_total counter
+zpam_agent_escalations_total{decision="allowed",via="setuid"} 1
+zpam_agent_escalations_total{decision="denied",via="exec"} 2
+# HELP zpam_agent_kernel_events_dropped_total Kernel events lost: ring buffer full, or not read in time.
+# TYPE zpam_agent_kernel_events_dropped_total counter
+zpam_agent_kernel_events_dropped_total 7
+`
+	if err := testutil.GatherAndCompare(m.reg, strings.NewReader(want),
+		"zpam_agent_enforcement_mode", "zpam_agent_escalations_total", "zpam_agent_kernel_events_dropped_total"); err != nil {
+		t.Fatal(err)
+	}
+}
