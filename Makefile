@@ -66,7 +66,8 @@ test: deps verify-generate lint ## everything CI runs: generated-code check, lin
 	go test -count=1 -timeout 30m ./...
 
 bench: build ## benchmarks (figures and method in BENCHMARKS.md)
-	@echo "make bench: no benchmark is built yet (exec overhead and telemetry throughput come with the kernel and telemetry work)"; exit 1
+	@if [ "$$(id -u)" != 0 ]; then echo "make bench: the exec benchmark attaches kernel programs and needs root; run: sudo make bench" >&2; exit 1; fi
+	go run ./tests/bench/execbench --bin $(BIN) $(BENCHFLAGS)
 
 packages: ## .deb and .rpm packages (not built yet)
 	@echo "make packages: packaging is not built yet (see the status table in README.md)" >&2; exit 1

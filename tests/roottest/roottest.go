@@ -3,6 +3,7 @@
 package roottest
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,15 +40,45 @@ func Require(t testing.TB) {
 // pins left by killed runs.
 func Lock(t testing.TB) {
 	t.Helper()
-	f, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := takeLock(nil)
 	if err != nil {
-		t.Fatalf("open root-test lock: %v", err)
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		t.Fatalf("take root-test lock: %v", err)
+		t.Fatal(err)
 	}
 	t.Cleanup(func() { f.Close() })
 	SweepStalePins(t)
+}
+
+// Acquire is Lock for programs that are not tests (benchmarks): it takes
+// the same host-wide lock, calling waiting first when another holder has
+// it, and sweeps stale pins. The lock is held until release is called or
+// the process ends.
+func Acquire(waiting func()) (release func(), err error) {
+	f, err := takeLock(waiting)
+	if err != nil {
+		return nil, err
+	}
+	sweep(func(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) })
+	return func() { f.Close() }, nil
+}
+
+// takeLock blocks until the lock is free; waiting, when set, is called
+// once before blocking.
+func takeLock(waiting func()) (*os.File, error) {
+	f, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open root-test lock: %w", err)
+	}
+	if waiting != nil {
+		if syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+			return f, nil
+		}
+		waiting()
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("take root-test lock: %w", err)
+	}
+	return f, nil
 }
 
 // PinDir returns a fresh pin directory for this test; Lock's sweep and the
@@ -62,10 +93,14 @@ func PinDir(t testing.TB) string {
 // caller holds the lock, so none of them belongs to a live test.
 func SweepStalePins(t testing.TB) {
 	t.Helper()
+	sweep(t.Logf)
+}
+
+func sweep(logf func(format string, args ...any)) {
 	stale, _ := filepath.Glob(PinPrefix + "*")
 	for _, dir := range stale {
 		if err := os.RemoveAll(dir); err != nil {
-			t.Logf("remove stale pins %s: %v", dir, err)
+			logf("remove stale pins %s: %v", dir, err)
 		}
 	}
 }
