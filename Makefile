@@ -68,6 +68,7 @@ test: deps verify-generate lint ## everything CI runs: generated-code check, lin
 bench: build ## benchmarks (figures and method in BENCHMARKS.md)
 	@if [ "$$(id -u)" != 0 ]; then echo "make bench: the exec benchmark attaches kernel programs and needs root; run: sudo make bench" >&2; exit 1; fi
 	go run ./tests/bench/execbench --bin $(BIN) $(BENCHFLAGS)
+	go run ./tests/bench/vmbench $(VMBENCHFLAGS)
 
 packages: ## .deb and .rpm packages (not built yet)
 	@echo "make packages: packaging is not built yet (see the status table in README.md)" >&2; exit 1

@@ -28,25 +28,14 @@ func TestRootVMLabLSM(t *testing.T) {
 		t.Fatalf("get the Debian cloud kernel: %v", err)
 	}
 	work := t.TempDir()
-	testBin := buildGuestTests(t, work)
-
-	r, err := NewInitramfs(filepath.Join(work, "root"))
+	testBin, err := BuildKernelTests(repoRoot(), work, "vmlabguest")
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := r.AddRealSudo(); err != nil {
-		t.Fatal(err)
-	}
-	if err := r.CopyFile(testBin, "/zpam/kernel.test"); err != nil {
 		t.Fatal(err)
 	}
 	args := []string{"-test.v", "-test.count=1", "-test.timeout=10m", "-test.run=TestRoot"}
 	env := []string{"ZPAM_TEST_MODE=lsm", "CI=true", "PATH=/usr/sbin:/usr/bin"}
-	if err := r.AddInit([]string{"kernel.test"}, args, env); err != nil {
-		t.Fatal(err)
-	}
-	initrd := filepath.Join(work, "initrd.gz")
-	if err := r.Pack(initrd); err != nil {
+	initrd, err := SuiteInitramfs(work, testBin, args, env)
+	if err != nil {
 		t.Fatal(err)
 	}
 
@@ -59,7 +48,7 @@ func TestRootVMLabLSM(t *testing.T) {
 	if !strings.HasSuffix(res.LSM, "bpf") && !strings.Contains(res.LSM, ",bpf") {
 		t.Fatalf("guest LSM list %q lacks bpf: the lab does not test BPF LSM", res.LSM)
 	}
-	for _, name := range []string{"TestRootVMGatesRealSudo", "TestRootDeniesWithoutGrantAndAllowsWithOne", "TestRootSetuidFamilyGainingRootNeedsAGrant", "TestRootFileCapabilityGainNeedsAGrant", "TestRootCheckFindsAnEnforcingMode"} {
+	for _, name := range []string{"TestRootVMGatesRealSudo", "TestRootDeniesWithoutGrantAndAllowsWithOne", "TestRootSetuidFamilyGainingRootNeedsAGrant", "TestRootFileCapabilityGainNeedsAGrant", "TestRootVMWallClockJumpsDoNotMoveGrants", "TestRootCheckFindsAnEnforcingMode"} {
 		if !strings.Contains(res.Console, "--- PASS: "+name) {
 			t.Fatalf("guest console has no PASS for %s:\n%s", name, res.Console)
 		}
@@ -69,18 +58,7 @@ func TestRootVMLabLSM(t *testing.T) {
 	}
 }
 
-// buildGuestTests builds the kernel package's tests statically, with the
-// VM-only tests included.
-func buildGuestTests(t *testing.T, dir string) string {
-	t.Helper()
+func repoRoot() string {
 	_, file, _, _ := runtime.Caller(0)
-	root := filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-	out := filepath.Join(dir, "kernel.test")
-	cmd := exec.Command("go", "test", "-c", "-tags", "vmlabguest", "-o", out, "./agent/internal/kernel")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build guest tests: %v\n%s", err, b)
-	}
-	return out
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 }

@@ -21,7 +21,7 @@ const testUID = 4242
 
 // enforcingMode is the mode under test: signal on the project's host kernel,
 // lsm inside the VM lab (ZPAM_TEST_MODE=lsm), where the same suite runs.
-func enforcingMode(t *testing.T) Mode {
+func enforcingMode(t testing.TB) Mode {
 	t.Helper()
 	m, err := ParseMode(os.Getenv("ZPAM_TEST_MODE"))
 	if os.Getenv("ZPAM_TEST_MODE") == "" {
@@ -35,7 +35,13 @@ func enforcingMode(t *testing.T) Mode {
 
 // setuidCopy copies /usr/bin/id into a world-readable temp dir as a
 // setuid-root binary; it prints the effective uid when it runs.
-func setuidCopy(t *testing.T, name string) string {
+func setuidCopy(t testing.TB, name string) string {
+	t.Helper()
+	return setuidCopyOf(t, "/usr/bin/id", name)
+}
+
+// setuidCopyOf copies src as a setuid-root binary named name.
+func setuidCopyOf(t testing.TB, src, name string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for d := dir; d != os.TempDir() && d != "/"; d = filepath.Dir(d) {
@@ -43,12 +49,12 @@ func setuidCopy(t *testing.T, name string) string {
 			t.Fatal(err)
 		}
 	}
-	src, err := os.ReadFile("/usr/bin/id")
+	data, err := os.ReadFile(src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, src, 0o755); err != nil {
+	if err := os.WriteFile(path, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Chmod(path, 0o4755|os.ModeSetuid); err != nil {

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // The VM lab's initramfs has this user with NOPASSWD sudo (tests/vmlab).
@@ -66,4 +68,33 @@ func TestRootVMGatesRealSudo(t *testing.T) {
 	if errors.Is(err, syscall.ENOENT) {
 		t.Fatal("sudo is missing from the guest")
 	}
+}
+
+// TestRootVMWallClockJumpsDoNotMoveGrants changes the guest's wall clock,
+// which only the VM lab may do: a grant's deadline lives on CLOCK_BOOTTIME.
+func TestRootVMWallClockJumpsDoNotMoveGrants(t *testing.T) {
+	pinDir := setupRoot(t)
+	mode := enforcingMode(t)
+	gated := setuidCopy(t, "sudo-like")
+	e := openEnforcer(t, Options{Mode: mode, PinDir: pinDir})
+	defer e.Close()
+
+	jump := func(d time.Duration) {
+		t.Helper()
+		ts := unix.NsecToTimespec(time.Now().Add(d).UnixNano())
+		if err := unix.ClockSettime(unix.CLOCK_REALTIME, &ts); err != nil {
+			t.Fatalf("set the guest clock: %v", err)
+		}
+	}
+	if err := e.PutGrant(Grant{ID: "g-clock", UID: testUID, SessionID: AnySession, ExpiresAt: time.Now().Add(2 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	// Forward past the expiry: the grant is not shortened.
+	jump(time.Hour)
+	wantAllowed(t, testUID, gated)
+	// Backward by a day, then past the real expiry: not extended.
+	jump(-25 * time.Hour)
+	time.Sleep(2500 * time.Millisecond)
+	wantDenied(t, testUID, gated)
+	jump(24 * time.Hour)
 }

@@ -1,0 +1,48 @@
+package kernel
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"golang.org/x/sys/unix"
+)
+
+// EnableHookStats turns on the kernel's run-time accounting of BPF
+// programs (kernel.bpf_stats_enabled) until the returned closer is closed;
+// it costs a little on every run, so it is for measurements only.
+func EnableHookStats() (io.Closer, error) {
+	c, err := ebpf.EnableStats(uint32(unix.BPF_STATS_RUN_TIME))
+	if err != nil {
+		return nil, fmt.Errorf("enable BPF run-time stats: %w", err)
+	}
+	return c, nil
+}
+
+// HookStats sums, over the attached programs, the time the kernel spent
+// running them and how often they ran, while EnableHookStats was on.
+func (e *Enforcer) HookStats() (time.Duration, uint64, error) {
+	var (
+		total time.Duration
+		runs  uint64
+	)
+	for _, l := range e.links {
+		info, err := l.Info()
+		if err != nil {
+			return 0, 0, fmt.Errorf("link info: %w", err)
+		}
+		prog, err := ebpf.NewProgramFromID(info.Program)
+		if err != nil {
+			return 0, 0, fmt.Errorf("open program %d: %w", info.Program, err)
+		}
+		st, err := prog.Stats()
+		prog.Close()
+		if err != nil {
+			return 0, 0, fmt.Errorf("program %d stats: %w", info.Program, err)
+		}
+		total += st.Runtime
+		runs += st.RunCount
+	}
+	return total, runs, nil
+}
