@@ -11,9 +11,9 @@ import (
 // waits for all of them.
 func (d *Daemon) startLoops(ctx context.Context) {
 	d.goLoop(func() { d.cp.WatchGrants(ctx, d.table) })
-	d.goLoop(func() { d.reap(ctx) })
+	d.goLoop(func() { every(ctx, d.o.ReapInterval, d.reap) })
 	d.goLoop(func() { d.consumeEvents(ctx) })
-	d.goLoop(func() { d.refreshAllowlist(ctx) })
+	d.goLoop(func() { every(ctx, d.o.AllowlistInterval, d.refreshAllowlist) })
 	if interval, err := sd.SdWatchdogEnabled(false); err == nil && interval > 0 {
 		d.goLoop(func() { d.watchdog(ctx, interval) })
 	}
@@ -27,49 +27,38 @@ func (d *Daemon) goLoop(f func()) {
 	}()
 }
 
-func (d *Daemon) reap(ctx context.Context) {
-	t := time.NewTicker(d.o.ReapInterval)
+// every runs f every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, f func()) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := d.table.Reap(); err != nil {
-				d.log.Error("reap expired grants", "err", err)
-			}
+			f()
 		}
+	}
+}
+
+// reap deletes expired kernel entries; the kernel already refuses them,
+// this keeps the map tidy.
+func (d *Daemon) reap() {
+	if err := d.table.Reap(); err != nil {
+		d.log.Error("reap expired grants", "err", err)
 	}
 }
 
 // refreshAllowlist follows package upgrades of allowlisted helpers: a
 // replaced file has a new inode, which the kernel must learn, and the old
 // inode must stop being trusted.
-func (d *Daemon) refreshAllowlist(ctx context.Context) {
-	t := time.NewTicker(d.o.AllowlistInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := d.enforcer.RefreshAllowlist(); err != nil {
-				d.log.Error("refresh allowlist", "err", err)
-			}
-		}
+func (d *Daemon) refreshAllowlist() {
+	if _, err := d.enforcer.RefreshAllowlist(); err != nil {
+		d.log.Error("refresh allowlist", "err", err)
 	}
 }
 
 // watchdog pings systemd at half the interval it asked for.
 func (d *Daemon) watchdog(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval / 2)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			d.o.Notify(sd.SdNotifyWatchdog)
-		}
-	}
+	every(ctx, interval/2, func() { d.o.Notify(sd.SdNotifyWatchdog) })
 }
