@@ -69,7 +69,9 @@ func probeMode(mode Mode) ([]string, error) {
 	a, err := attachHook(spec, hookFor(mode), opts, "")
 	if err != nil {
 		if errors.Is(err, unix.EPERM) {
-			return nil, fmt.Errorf("kernel refused the program (EPERM): %w", err)
+			// cilium's hint about MEMLOCK does not apply: the limit is
+			// lifted above. EPERM here means the program type is refused.
+			return nil, fmt.Errorf("the kernel refused to load the %s programs (%w)", mode, unix.EPERM)
 		}
 		return nil, err
 	}

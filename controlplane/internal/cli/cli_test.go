@@ -43,7 +43,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 }
 
 func TestVersionAndHelp(t *testing.T) {
-	if code, out, _ := execute("--version"); code != 0 || out != "pam-controlplane 1.2.3\n" {
+	if code, out, _ := execute("--version"); code != 0 || out != "pam-controlplane version 1.2.3\n" {
 		t.Fatalf("--version: %d %q", code, out)
 	}
 	if code, out, _ := execute("--help"); code != 0 || !strings.Contains(out, "serve") {

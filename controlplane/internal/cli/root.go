@@ -44,7 +44,7 @@ func newRoot(version string, e *env) *cobra.Command {
 		RunE:          func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
-	root.SetVersionTemplate("pam-controlplane {{.Version}}\n")
+	root.SetVersionTemplate("pam-controlplane version {{.Version}}\n")
 	root.AddCommand(newInit(e), newServe(e), newToken(e), newUser(e), newPolicy(e))
 	setFlagErrors(root)
 	return root
