@@ -47,9 +47,11 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } zpam_counters SEC(".maps");
 
+#define ZPAM_RINGBUF_SIZE (1 << 20)
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 20);
+	__uint(max_entries, ZPAM_RINGBUF_SIZE);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } zpam_events SEC(".maps");
 
@@ -143,6 +145,19 @@ static __always_inline int allowlisted(struct file *file)
 	return bpf_map_lookup_elem(&zpam_allowlist, &id) != NULL;
 }
 
+/* submit_flags: a denial wakes the agent at once (the user is told on the
+ * terminal). An allowed escalation is not urgent, and a wake-up is an
+ * irq_work self-IPI, costly in VMs: skip it unless the buffer is filling;
+ * the agent drains on a short timer. */
+static __always_inline __u64 submit_flags(__u8 kind)
+{
+	if (kind == ZPAM_EVENT_ESCALATION_DENIED)
+		return 0;
+	if (bpf_ringbuf_query(&zpam_events, BPF_RB_AVAIL_DATA) > ZPAM_RINGBUF_SIZE / 2)
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
 static __always_inline void emit(struct task_struct *task, const char *filename, __u8 via,
 				 __u32 uid, __u32 euid, __u8 kind, struct grant_value *g)
 {
@@ -173,7 +188,7 @@ static __always_inline void emit(struct task_struct *task, const char *filename,
 	e->filename[0] = 0;
 	if (filename)
 		bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), filename);
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, submit_flags(kind));
 }
 
 /* judge looks up a grant for an escalation by uid and records the

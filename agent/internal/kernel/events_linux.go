@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
+	"time"
 
 	"github.com/cilium/ebpf/ringbuf"
 )
@@ -31,13 +33,21 @@ func (e *Enforcer) startReader(ctx context.Context) error {
 	return nil
 }
 
+// drainInterval bounds how long an event submitted without a wake-up
+// (allowed escalations, see submit_flags in bpf/enforce.bpf.c) waits.
+const drainInterval = 200 * time.Millisecond
+
 func (e *Enforcer) readLoop(ctx context.Context) {
 	defer e.wg.Done()
 	defer close(e.events)
 	for {
+		e.reader.SetDeadline(time.Now().Add(drainInterval))
 		rec, err := e.reader.Read()
 		if errors.Is(err, ringbuf.ErrClosed) {
 			return
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			continue // pending records were returned before this
 		}
 		if err != nil {
 			e.log.Warn("read kernel event", "err", err)
