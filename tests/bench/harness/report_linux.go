@@ -72,6 +72,6 @@ func baselineOf(rep *benchstat.Report, workload string) time.Duration {
 // NotMeasured lists what this benchmark does not measure yet.
 var NotMeasured = []string{
 	"telemetry overhead: telemetry is not built; the §8 target is with telemetry on",
-	"lsm mode: this host runs signal mode; the lsm figures come from the VM lab (being built)",
+	"lsm mode: this host runs signal mode; tests/bench/vmbench (run next by make bench) measures lsm in the VM lab",
 	"agent resident memory, telemetry loss, control plane propagation, elevate round trip and ingest (other §8 targets)",
 }
