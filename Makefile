@@ -14,7 +14,8 @@ PROTOS := $(wildcard proto/zpam/*/v1/*.proto)
 # missing ones (apt-get update once, then apt-get install -y).
 APT_PACKAGES := clang llvm libbpf-dev bpftool protobuf-compiler libprotobuf-dev \
 	sudo passwd util-linux procps curl git make ca-certificates \
-	qemu-system-x86 busybox-static cpio gzip
+	qemu-system-x86 busybox-static cpio gzip \
+	systemd rpm lintian debootstrap
 
 .PHONY: help deps build generate generate-proto generate-bpf verify-generate lint test test-unit bench packages run clean
 
@@ -70,8 +71,13 @@ bench: build ## benchmarks (figures and method in BENCHMARKS.md)
 	go run ./tests/bench/execbench --bin $(BIN) $(BENCHFLAGS)
 	go run ./tests/bench/vmbench $(VMBENCHFLAGS)
 
-packages: ## .deb and .rpm packages (not built yet)
-	@echo "make packages: packaging is not built yet (see the status table in README.md)" >&2; exit 1
+packages: build ## .deb and .rpm of pam-agent and pam-controlplane into dist/ (or DIST=dir)
+	@mkdir -p $(or $(DIST),dist)
+	@version=$$(packaging/version.sh) && arch=$$(go env GOARCH) && \
+	for pkg in pam-agent pam-controlplane; do for fmt in deb rpm; do \
+		ZPAM_BIN=$(BIN) ZPAM_VERSION=$$version ZPAM_ARCH=$$arch \
+		go tool nfpm package --config packaging/nfpm/$$pkg.yaml --packager $$fmt --target $(or $(DIST),dist)/ || exit 1; \
+	done; done
 
 run: deps build ## start a local control plane (SQLite) and an enforcing agent on this host
 	@bash tests/dev/run.sh $(BIN)
