@@ -16,11 +16,29 @@ const (
 	AuditCanceled  = "canceled"
 	AuditRevoked   = "revoked"
 	AuditExpired   = "expired"
+	// AuditLogin and AuditLoginFailed record console sign-ins; AuditLogout
+	// a sign-out.
+	AuditLogin       = "login"
+	AuditLoginFailed = "login_failed"
+	AuditLogout      = "logout"
 )
 
 func auditRequest(tx *store.Tx, kind, actor string, r store.Request, at time.Time, detail map[string]any) error {
 	return tx.AppendAudit(store.AuditEvent{
 		Kind: kind, Actor: actor, RequestID: r.ID, GrantID: r.GrantID,
-		HostID: r.HostID, User: r.User, At: at, Detail: detail,
+		HostID: r.HostID, User: r.User, At: at, Detail: withChannel(tx, detail),
 	})
+}
+
+// withChannel adds the channel the transaction's action came through.
+func withChannel(tx *store.Tx, detail map[string]any) map[string]any {
+	ch := channelFrom(tx.Context())
+	if ch == "" {
+		return detail
+	}
+	if detail == nil {
+		detail = map[string]any{}
+	}
+	detail["channel"] = string(ch)
+	return detail
 }

@@ -51,7 +51,15 @@ func (s *Service) mayApprove(tx *store.Tx, r store.Request, approver string) err
 	if slices.Contains(r.ApprovedBy, approver) {
 		return fmt.Errorf("%s has already approved request %s: %w", approver, r.ID, errdefs.ErrConflict)
 	}
+	return s.mayDecide(tx, r, approver)
+}
+
+// mayDecide checks that approver is among the request's approvers.
+func (s *Service) mayDecide(tx *store.Tx, r store.Request, approver string) error {
 	if len(r.ApproversAllowed) == 0 {
+		if byPerson(tx.Context()) {
+			return fmt.Errorf("request %s names no approvers (role %s has no approvals.from), so only an admin credential may approve it: %w", r.ID, r.Role, errdefs.ErrPermission)
+		}
 		return nil
 	}
 	u, _, err := lookupUser(tx, approver)
@@ -73,7 +81,28 @@ func (s *Service) Deny(ctx context.Context, approver, id, comment string) (View,
 	if err := checkText("comment", comment, maxCommentBytes); err != nil {
 		return View{}, err
 	}
-	return s.finish(ctx, id, approver, store.StatusDenied, AuditDenied, fmt.Sprintf("denied by %s: %s", approver, comment))
+	return s.finish(ctx, id, approver, store.StatusDenied, AuditDenied, fmt.Sprintf("denied by %s: %s", approver, comment),
+		func(tx *store.Tx, r store.Request) error { return s.mayDeny(tx, r, approver) })
+}
+
+// MayDeny says whether approver may deny r now: the check Deny makes.
+func (s *Service) MayDeny(ctx context.Context, approver string, r store.Request) error {
+	if !r.Status.Pending() {
+		return fmt.Errorf("request %s is %s, not pending: %w", r.ID, r.Status, errdefs.ErrConflict)
+	}
+	return s.store.View(ctx, func(tx *store.Tx) error { return s.mayDeny(tx, r, approver) })
+}
+
+// mayDeny lets admin credentials deny any request; a person must be among
+// its approvers, and withdraws their own request on the host instead.
+func (s *Service) mayDeny(tx *store.Tx, r store.Request, approver string) error {
+	if !byPerson(tx.Context()) {
+		return nil
+	}
+	if approver == r.User {
+		return fmt.Errorf("%s cannot deny their own request; cancel it on the host: %w", approver, errdefs.ErrPermission)
+	}
+	return s.mayDecide(tx, r, approver)
 }
 
 // Cancel withdraws a pending request of hostID; other hosts' requests are
@@ -88,15 +117,21 @@ func (s *Service) Cancel(ctx context.Context, hostID, id string) (View, error) {
 	if err != nil {
 		return View{}, err
 	}
-	return s.finish(ctx, id, req.User, store.StatusCanceled, AuditCanceled, "canceled by the requester")
+	return s.finish(ctx, id, req.User, store.StatusCanceled, AuditCanceled, "canceled by the requester", nil)
 }
 
-// finish moves a pending request to a final status without a grant.
-func (s *Service) finish(ctx context.Context, id, actor string, status store.Status, kind, reason string) (View, error) {
+// finish moves a pending request to a final status without a grant, once
+// check (when set) allows it.
+func (s *Service) finish(ctx context.Context, id, actor string, status store.Status, kind, reason string, check func(*store.Tx, store.Request) error) (View, error) {
 	return s.writeRequest(ctx, func(tx *store.Tx, out *outbox) (store.Request, error) {
 		r, err := pendingRequest(tx, id)
 		if err != nil {
 			return r, err
+		}
+		if check != nil {
+			if err := check(tx, r); err != nil {
+				return r, err
+			}
 		}
 		r.Status, r.StatusReason, r.UpdatedAt = status, reason, s.now()
 		if err := auditRequest(tx, kind, actor, r, r.UpdatedAt, map[string]any{"reason": reason}); err != nil {

@@ -69,3 +69,21 @@ func viewOf(tx *store.Tx, r store.Request) (View, error) {
 	}
 	return View{Request: r, Grant: &g}, nil
 }
+
+// auditPageMax bounds one page of the audit trail.
+const auditPageMax = 200
+
+// AuditTrail lists the audit events q selects, newest first; q.Limit is
+// capped so one page stays small.
+func (s *Service) AuditTrail(ctx context.Context, q store.AuditQuery) ([]store.AuditEntry, error) {
+	if q.Limit <= 0 || q.Limit > auditPageMax {
+		q.Limit = auditPageMax
+	}
+	var out []store.AuditEntry
+	err := s.store.View(ctx, func(tx *store.Tx) error {
+		var err error
+		out, err = tx.QueryAudit(q)
+		return err
+	})
+	return out, err
+}

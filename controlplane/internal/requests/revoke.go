@@ -27,6 +27,13 @@ func (s *Service) Revoke(ctx context.Context, actor, id, comment string) (View, 
 		if g.State != store.GrantActive {
 			return store.Request{}, fmt.Errorf("grant %s is already %s: %w", g.ID, g.State, errdefs.ErrConflict)
 		}
+		r, err := tx.Request(g.RequestID)
+		if err != nil {
+			return store.Request{}, err
+		}
+		if err := s.mayRevoke(tx, r, actor); err != nil {
+			return store.Request{}, err
+		}
 		if err := endGrant(tx, out, g, store.GrantRevoked, actor, reason, s.now()); err != nil {
 			return store.Request{}, err
 		}

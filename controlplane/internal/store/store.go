@@ -124,6 +124,10 @@ type Tx struct {
 	ctx context.Context
 }
 
+// Context is the context the transaction runs under, for values the
+// caller attached (e.g. the channel an action came through).
+func (t *Tx) Context() context.Context { return t.ctx }
+
 func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
 	return t.tx.ExecContext(t.ctx, query, args...)
 }

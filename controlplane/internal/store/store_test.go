@@ -3,7 +3,11 @@ package store
 import (
 	"context"
 	"errors"
+	"io/fs"
+	"path"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,8 +29,8 @@ func TestMigrationsApplyAndReopen(t *testing.T) {
 	s, path := openTemp(t)
 	ctx := context.Background()
 	v, err := s.Version(ctx)
-	if err != nil || v != 1 {
-		t.Fatalf("version %d, %v; want 1", v, err)
+	if want := latestMigration(t); err != nil || v != want {
+		t.Fatalf("version %d, %v; want %d, the newest migration", v, err, want)
 	}
 	s.Close()
 	again, err := OpenSQLite(ctx, path)
@@ -104,4 +108,22 @@ func TestRollbackOnError(t *testing.T) {
 	if !errors.Is(err, errdefs.ErrNotFound) {
 		t.Fatalf("host survived a rolled back transaction: %v", err)
 	}
+}
+
+// latestMigration is the number of the newest embedded migration file.
+func latestMigration(t *testing.T) int64 {
+	t.Helper()
+	files, err := fs.Glob(sqliteMigrations, "migrations/sqlite/*.sql")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no migrations embedded: %v", err)
+	}
+	var latest int64
+	for _, f := range files {
+		n, err := strconv.ParseInt(strings.SplitN(path.Base(f), "_", 2)[0], 10, 64)
+		if err != nil {
+			t.Fatalf("migration %s is not named NNNNN_name.sql", f)
+		}
+		latest = max(latest, n)
+	}
+	return latest
 }
