@@ -25,3 +25,15 @@ func ServerTLS(layout config.Layout, auth *Authority) (*tls.Config, error) {
 		ClientCAs:    auth.Pool(),
 	}, nil
 }
+
+// BrowserTLS is the HTTPS config of the web console and /metrics: the
+// same server certificate and chain as gRPC, but no client certificate is
+// asked for, so browsers do not offer a certificate picker.
+func BrowserTLS(layout config.Layout, auth *Authority) (*tls.Config, error) {
+	cfg, err := ServerTLS(layout, auth)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ClientAuth, cfg.ClientCAs = tls.NoClientCert, nil
+	return cfg, nil
+}

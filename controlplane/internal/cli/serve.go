@@ -17,7 +17,7 @@ func newServe(e *env) *cobra.Command {
 	var cfg config.Serve
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Serve the agent and admin gRPC APIs (mTLS) and /healthz, /metrics",
+		Short: "Serve the agent and admin gRPC APIs (mTLS), the web console, /healthz and /metrics",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := cfg.CheckAndSetDefaults(); err != nil {
@@ -28,7 +28,8 @@ func newServe(e *env) *cobra.Command {
 	}
 	addDataDir(cmd, &cfg.DataDir)
 	cmd.Flags().StringVar(&cfg.Listen, "listen", config.DefaultListen, "gRPC (mTLS) address HOST:PORT")
-	cmd.Flags().StringVar(&cfg.HTTP, "http", config.DefaultHTTP, "HTTP address for /healthz and /metrics")
+	cmd.Flags().StringVar(&cfg.HTTP, "http", config.DefaultHTTP, "HTTP address of the web console, /healthz and /metrics; loopback unless --http-tls")
+	cmd.Flags().BoolVar(&cfg.HTTPTLS, "http-tls", false, "serve --http over TLS with the control plane's server certificate (needed beyond loopback)")
 	cmd.Flags().StringVar(&cfg.DatabaseURL, "database", "", "database URL; empty: SQLite zpam.db in --data-dir")
 	return cmd
 }

@@ -12,8 +12,11 @@ type Serve struct {
 	DataDir string
 	// Listen is the gRPC (mTLS) address.
 	Listen string
-	// HTTP is the /healthz and /metrics address.
+	// HTTP is the address of the web console, /healthz and /metrics.
 	HTTP string
+	// HTTPTLS serves HTTP over TLS with the server certificate. Without it
+	// HTTP must be a loopback address (see checkHTTP).
+	HTTPTLS bool
 	// DatabaseURL is the raw --database value; Database is what it resolved to.
 	DatabaseURL string
 	Database    Database
@@ -44,7 +47,7 @@ func (s *Serve) CheckAndSetDefaults() error {
 	if err := checkAddr("--listen", s.Listen); err != nil {
 		return err
 	}
-	if err := checkAddr("--http", s.HTTP); err != nil {
+	if err := checkHTTP(s.HTTP, s.HTTPTLS); err != nil {
 		return err
 	}
 	db, err := ParseDatabase(s.DatabaseURL, Layout{Dir: s.DataDir})
@@ -86,4 +89,28 @@ func checkAddr(flag, addr string) error {
 		return fmt.Errorf("%s %q is not an address; expected HOST:PORT like 127.0.0.1:7443", flag, addr)
 	}
 	return nil
+}
+
+// checkHTTP refuses plain HTTP beyond loopback. The web console signs
+// people in with TOTP codes and keeps them signed in with a session
+// cookie; on the network in clear text either can be read and replayed,
+// and browsers do not even keep Secure cookies from a plain-HTTP origin
+// other than localhost, so the console could not work there anyway. A
+// warning in a log would leave the console exposed; an error at start
+// cannot be missed.
+func checkHTTP(addr string, tls bool) error {
+	if err := checkAddr("--http", addr); err != nil {
+		return err
+	}
+	if tls {
+		return nil
+	}
+	host, _, _ := net.SplitHostPort(addr)
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
+		return nil
+	}
+	return fmt.Errorf("--http %s is not a loopback address, and plain HTTP there would expose the web console's TOTP codes and session cookies; add --http-tls to serve it over TLS with the server certificate, or use 127.0.0.1:PORT", addr)
 }

@@ -56,12 +56,19 @@ func runCLI(t *testing.T, args ...string) string {
 // on loopback ports chosen by the kernel.
 func startServer(t *testing.T) (*server.Server, string) {
 	t.Helper()
+	return startServerWith(t, func(*config.Serve) {})
+}
+
+// startServerWith is startServer with options changed by edit.
+func startServerWith(t *testing.T, edit func(*config.Serve)) (*server.Server, string) {
+	t.Helper()
 	dir := filepath.Join(t.TempDir(), "data")
 	runCLI(t, "init", "--data-dir", dir)
 	if err := os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte(testPolicy), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg := config.Serve{DataDir: dir, Listen: "127.0.0.1:0", HTTP: "127.0.0.1:0", ExpiryTick: 50 * time.Millisecond}
+	edit(&cfg)
 	if err := cfg.CheckAndSetDefaults(); err != nil {
 		t.Fatal(err)
 	}

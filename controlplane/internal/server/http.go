@@ -13,8 +13,11 @@ type pinger interface {
 	Ping(ctx context.Context) error
 }
 
-func newHTTPHandler(db pinger, m *metrics) http.Handler {
+// newHTTPHandler serves /healthz and /metrics, and the web console on
+// every other path.
+func newHTTPHandler(db pinger, m *metrics, console http.Handler) http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("/", console)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 		defer cancel()

@@ -1,6 +1,7 @@
 // Package server is the control plane's network edge: thin gRPC adapters
 // over the core (AgentService, AdminService), certificate-based
-// authorisation, and the HTTP endpoints /healthz and /metrics.
+// authorisation, and the HTTP endpoints: the web console, /healthz and
+// /metrics.
 package server
 
 import (
@@ -20,6 +21,7 @@ import (
 	"github.com/zpam/zpam/controlplane/internal/policy"
 	"github.com/zpam/zpam/controlplane/internal/requests"
 	"github.com/zpam/zpam/controlplane/internal/store"
+	"github.com/zpam/zpam/controlplane/internal/web"
 	adminv1 "github.com/zpam/zpam/proto/zpam/admin/v1"
 	agentv1 "github.com/zpam/zpam/proto/zpam/agent/v1"
 	"google.golang.org/grpc"
@@ -74,8 +76,25 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.buildGRPC(layout, auth, enr); err != nil {
 		return err
 	}
-	s.http = &http.Server{Handler: newHTTPHandler(s.store, m), ReadHeaderTimeout: 5 * time.Second}
+	if err := s.buildHTTP(layout, auth, m); err != nil {
+		return err
+	}
 	return s.listen()
+}
+
+// buildHTTP makes the HTTP server of the console, /healthz and /metrics,
+// over TLS with the server certificate when --http-tls is set.
+func (s *Server) buildHTTP(layout config.Layout, auth *ca.Authority, m *metrics) error {
+	console, err := web.New(web.Config{Core: s.core, Store: s.store, Log: s.log, TLS: s.cfg.HTTPTLS})
+	if err != nil {
+		return err
+	}
+	s.http = &http.Server{Handler: newHTTPHandler(s.store, m, console), ReadHeaderTimeout: 5 * time.Second,
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelWarn)}
+	if s.cfg.HTTPTLS {
+		s.http.TLSConfig, err = ca.BrowserTLS(layout, auth)
+	}
+	return err
 }
 
 func (s *Server) buildGRPC(layout config.Layout, auth *ca.Authority, enr *enroll.Service) error {
@@ -126,8 +145,8 @@ func (s *Server) Run(ctx context.Context, reload <-chan os.Signal) error {
 	wg.Go(func() { s.core.RunExpiry(loops, s.cfg.ExpiryTick) })
 	errs := make(chan error, 2)
 	go func() { errs <- s.grpc.Serve(s.grpcLis) }()
-	go func() { errs <- s.http.Serve(s.httpLis) }()
-	s.log.Info("serving", "grpc", s.GRPCAddr().String(), "http", s.HTTPAddr().String(), "database", s.cfg.Database.Path)
+	go func() { errs <- s.serveHTTP() }()
+	s.log.Info("serving", "grpc", s.GRPCAddr().String(), "http", s.HTTPAddr().String(), "http_tls", s.cfg.HTTPTLS, "database", s.cfg.Database.Path)
 	var err error
 	select {
 	case <-ctx.Done():
@@ -138,6 +157,13 @@ func (s *Server) Run(ctx context.Context, reload <-chan os.Signal) error {
 	stopLoops()
 	wg.Wait()
 	return err
+}
+
+func (s *Server) serveHTTP() error {
+	if s.http.TLSConfig != nil {
+		return s.http.ServeTLS(s.httpLis, "", "")
+	}
+	return s.http.Serve(s.httpLis)
 }
 
 func (s *Server) shutdown() {

@@ -192,7 +192,7 @@ func TestSelfApprovalRefused(t *testing.T) {
 func TestHTTP(t *testing.T) {
 	srv, _ := startServer(t)
 	base := "http://" + srv.HTTPAddr().String()
-	for path, want := range map[string]string{"/healthz": "ok", "/metrics": "zpam_connected_agents"} {
+	for path, want := range map[string]string{"/healthz": "ok", "/metrics": "zpam_connected_agents", "/login": "Sign in"} {
 		resp, err := http.Get(base + path)
 		if err != nil {
 			t.Fatal(err)
@@ -201,6 +201,34 @@ func TestHTTP(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
 			t.Fatalf("%s: %d %q, want 200 containing %q", path, resp.StatusCode, body, want)
+		}
+	}
+}
+
+// TestHTTPTLS: with --http-tls the console and /metrics are served over
+// TLS with the server certificate, verifiable with ca.pem, and with HSTS;
+// plain HTTP gets no page.
+func TestHTTPTLS(t *testing.T) {
+	srv, dir := startServerWith(t, func(c *config.Serve) { c.HTTPTLS = true })
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: caPool(t, dir)}}}
+	for path, want := range map[string]string{"/healthz": "ok", "/metrics": "zpam_connected_agents", "/login": "Sign in"} {
+		resp, err := client.Get("https://" + srv.HTTPAddr().String() + path)
+		if err != nil {
+			t.Fatalf("%s over TLS verified with ca.pem: %v", path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
+			t.Fatalf("%s: %d %q, want 200 containing %q", path, resp.StatusCode, body, want)
+		}
+		if path == "/login" && !strings.Contains(resp.Header.Get("Strict-Transport-Security"), "max-age=") {
+			t.Fatalf("no HSTS over TLS: %v", resp.Header)
+		}
+	}
+	if resp, err := http.Get("http://" + srv.HTTPAddr().String() + "/login"); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Fatal("the console answered plain HTTP on its TLS port")
 		}
 	}
 }
