@@ -28,6 +28,7 @@ type stack struct {
 	pinDir   string
 	sock     string
 	listen   string // control plane gRPC
+	http     string // control plane web console, /healthz, /metrics
 	metrics  string // the agent's Prometheus endpoint
 	agent    *proc
 	restarts int
@@ -52,10 +53,10 @@ func startStack(t *testing.T, policy string) *stack {
 	if err := os.WriteFile(filepath.Join(s.dataDir, "policy.yaml"), []byte(policy), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	httpAddr := freeAddr(t)
+	s.http = freeAddr(t)
 	daemon(t, work, "controlplane", s.path("pam-controlplane"), "serve",
-		"--data-dir", s.dataDir, "--listen", s.listen, "--http", httpAddr)
-	waitFor(t, "control plane /healthz", 15*time.Second, healthy(httpAddr))
+		"--data-dir", s.dataDir, "--listen", s.listen, "--http", s.http)
+	waitFor(t, "control plane /healthz", 15*time.Second, healthy(s.http))
 
 	token := strings.TrimSpace(run(t, s.path("pam-controlplane"), "token", "create", "--data-dir", s.dataDir, "--ttl", "5m"))
 	if err := os.WriteFile(filepath.Join(work, "agent.yaml"), []byte("# e2e: everything comes from flags\nlabels: {env: e2e}\n"), 0o600); err != nil {
