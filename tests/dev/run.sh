@@ -62,6 +62,8 @@ sudo, su and other setuid-root programs are now GATED here: without a grant
 they are killed before they run, for every non-root user.
 
 Control plane: gRPC $LISTEN, http://$HTTP/healthz, data in $DATA/cp
+Web console: http://$HTTP/ (sign in as a person registered with
+  $BIN/pam-controlplane user add NAME --data-dir $DATA/cp)
 Logs: $DATA/controlplane.log, $DATA/agent.log
 
 Next, as $USER_NAME in another terminal:
