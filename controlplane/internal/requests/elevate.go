@@ -136,11 +136,6 @@ func checkOTP(tx *store.Tx, u store.User, registered bool, role, code string, no
 	if code == "" {
 		return fmt.Sprintf("role %s requires a TOTP code; retry with --otp", role), nil
 	}
-	return verifyCode(tx, u, code, now)
-}
-
-// verifyCode is checkOTP for a registered person who gave a code.
-func verifyCode(tx *store.Tx, u store.User, code string, now time.Time) (string, error) {
 	step, ok := mfa.Verify(u.TOTPSecret, code, now)
 	if !ok {
 		return "the TOTP code is not valid", nil

@@ -47,13 +47,13 @@ func (s *Service) Login(ctx context.Context, name, code, source string) (store.U
 }
 
 // checkLogin returns the person and why their code is refused ("" when
-// it is accepted).
+// it is accepted), by the same check as a code given with a request.
 func (s *Service) checkLogin(tx *store.Tx, name, code string) (store.User, string, error) {
 	u, registered, err := lookupUser(tx, name)
 	if err != nil || !registered {
 		return u, "not a registered person", err
 	}
-	refused, err := verifyCode(tx, u, code, s.now())
+	refused, err := checkOTP(tx, u, registered, "console-login", code, s.now())
 	return u, refused, err
 }
 
