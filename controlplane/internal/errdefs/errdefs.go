@@ -18,6 +18,8 @@ var (
 	ErrConflict = errors.New("conflict")
 	// ErrUnavailable: try again later (e.g. a watcher fell behind).
 	ErrUnavailable = errors.New("unavailable")
+	// ErrTooManyAttempts: the caller failed too often and must wait.
+	ErrTooManyAttempts = errors.New("too many attempts")
 	// ErrNotImplemented: the feature is asked for but not built yet.
 	ErrNotImplemented = errors.New("not implemented")
 )

@@ -33,6 +33,9 @@ type Input struct {
 	TTY           bool
 	SourceAddress string
 	Time          time.Time
+	// WorkloadID is the SPIFFE ID of a workload requester; User is then
+	// the service account asked for. Empty for people.
+	WorkloadID string
 }
 
 // Decision is the result of Evaluate.
@@ -45,6 +48,10 @@ type Decision struct {
 	Scope           Scope
 	ApprovalsNeeded int
 	Approvers       []string
+	// ApprovalMFA: approvers must give a TOTP code.
+	ApprovalMFA bool
+	// ApprovalTimeout is how long the request may stay pending.
+	ApprovalTimeout time.Duration
 }
 
 // Evaluate decides a request: the first role, in file order, whose users
@@ -52,11 +59,26 @@ type Decision struct {
 func (p *Policy) Evaluate(in Input) Decision {
 	for i := range p.Roles {
 		r := &p.Roles[i]
-		if p.Matches(r.Users, in.User, in.UserGroups) && selects(r.Hosts, in.HostLabels) {
+		if p.roleMatches(r, in) {
 			return r.decide(in)
 		}
 	}
+	if in.WorkloadID != "" {
+		return Decision{Outcome: Deny, Reason: fmt.Sprintf("no role allows workload %s as %s on host %s", in.WorkloadID, in.User, in.Host)}
+	}
 	return Decision{Outcome: Deny, Reason: fmt.Sprintf("no role allows user %s on host %s", in.User, in.Host)}
+}
+
+// roleMatches keeps people and workloads apart: a role with workloads is
+// only for workloads, and the others only for people.
+func (p *Policy) roleMatches(r *Role, in Input) bool {
+	if (len(r.Workloads) > 0) != (in.WorkloadID != "") {
+		return false
+	}
+	if in.WorkloadID != "" && !matchesWorkload(r.Workloads, in.WorkloadID) {
+		return false
+	}
+	return p.Matches(r.Users, in.User, in.UserGroups) && selects(r.Hosts, in.HostLabels)
 }
 
 func (r *Role) decide(in Input) Decision {
@@ -67,6 +89,7 @@ func (r *Role) decide(in Input) Decision {
 	switch {
 	case r.Approvals.Count > 0:
 		d.Outcome, d.ApprovalsNeeded, d.Approvers = NeedApprovals, r.Approvals.Count, r.Approvals.From
+		d.ApprovalMFA, d.ApprovalTimeout = r.Approvals.MFA, r.ApprovalTimeout
 		d.Reason = fmt.Sprintf("role %s needs %d approval(s)", r.Name, r.Approvals.Count)
 	case r.AutoApprove:
 		d.Outcome, d.Reason = Grant, fmt.Sprintf("auto-approved by role %s", r.Name)

@@ -33,8 +33,9 @@ func Parse(file string, data []byte) (*Policy, error) {
 	}
 	p := &problems{file: file}
 	p.eachField(doc.Content[0], "", fieldSet{
-		"groups": func(n *yaml.Node, f string) { pol.Groups = p.groups(n, f) },
-		"roles":  func(n *yaml.Node, f string) { pol.Roles = p.roles(n, f) },
+		"groups":      func(n *yaml.Node, f string) { pol.Groups = p.groups(n, f) },
+		"roles":       func(n *yaml.Node, f string) { pol.Roles = p.roles(n, f) },
+		"break_glass": func(n *yaml.Node, f string) { pol.BreakGlass = p.breakGlass(n, f) },
 	})
 	if len(p.errs) > 0 {
 		return nil, errors.Join(p.errs...)

@@ -18,7 +18,30 @@ type Policy struct {
 	File   string
 	Groups map[string][]string
 	Roles  []Role
+	// BreakGlass is nil when the file has no break_glass section: nobody
+	// may break glass.
+	BreakGlass *BreakGlass
 }
+
+// DefaultApprovalTimeout is how long a request waits for approvers when
+// its role does not say.
+const DefaultApprovalTimeout = time.Hour
+
+// BreakGlass is who may open an emergency window offline, on which hosts,
+// for how long. Agents get it signed and cache it.
+type BreakGlass struct {
+	Line  int
+	Users []string
+	// Hosts is a label selector; nil means every host.
+	Hosts       map[string]string
+	MaxDuration time.Duration
+	// ValidFor bounds how long an agent may use a signed copy without
+	// fetching a fresh one.
+	ValidFor time.Duration
+}
+
+// DefaultBreakGlassValidity is ValidFor when the file does not say.
+const DefaultBreakGlassValidity = 72 * time.Hour
 
 // Role grants elevation to some users on some hosts.
 type Role struct {
@@ -35,6 +58,12 @@ type Role struct {
 	Hours       *Hours
 	When        *Condition
 	Scope       Scope
+	// Workloads lists SPIFFE ID patterns (path.Match globs). A role with
+	// workloads is for workloads only: Users then names the service
+	// accounts they may ask for.
+	Workloads []string
+	// ApprovalTimeout is how long a request waits for approvers.
+	ApprovalTimeout time.Duration
 }
 
 // Approvals is how many approvers must agree, and who may.
@@ -42,4 +71,6 @@ type Approvals struct {
 	Count int
 	// From lists names and @groups; empty means any admin credential.
 	From []string
+	// MFA: each approver must give a current TOTP code.
+	MFA bool
 }

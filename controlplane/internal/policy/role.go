@@ -7,7 +7,7 @@ import (
 )
 
 func (p *problems) role(n *yaml.Node, path string) Role {
-	r := Role{Line: n.Line, Scope: ScopeSession}
+	r := Role{Line: n.Line, Scope: ScopeSession, ApprovalTimeout: DefaultApprovalTimeout}
 	seen := p.eachField(n, path, fieldSet{
 		"name":         func(v *yaml.Node, f string) { r.Name = p.str(v, f) },
 		"users":        func(v *yaml.Node, f string) { r.Users = p.users(v, f) },
@@ -19,6 +19,12 @@ func (p *problems) role(n *yaml.Node, path string) Role {
 		"hours":        func(v *yaml.Node, f string) { r.Hours = p.hours(v, f) },
 		"when":         func(v *yaml.Node, f string) { r.When = p.when(v, f) },
 		"scope":        func(v *yaml.Node, f string) { r.Scope = p.scope(v, f) },
+		"workloads":    func(v *yaml.Node, f string) { r.Workloads = p.workloads(v, f) },
+		"approval_timeout": func(v *yaml.Node, f string) {
+			if d := p.duration(v, f); d > 0 {
+				r.ApprovalTimeout = d
+			}
+		},
 	})
 	if n.Kind != yaml.MappingNode {
 		return r
@@ -68,12 +74,13 @@ func (p *problems) approvals(n *yaml.Node, field string) Approvals {
 	p.eachField(n, field, fieldSet{
 		"count": func(v *yaml.Node, f string) { a.Count = p.integer(v, f) },
 		"from":  func(v *yaml.Node, f string) { a.From = p.strList(v, f) },
+		"mfa":   func(v *yaml.Node, f string) { a.MFA = p.boolean(v, f) },
 	})
 	if a.Count < 0 {
 		p.add(n, join(field, "count"), "%d must be 0 or more", a.Count)
 	}
-	if a.Count == 0 && len(a.From) > 0 {
-		p.add(n, join(field, "count"), "is 0 but from names approvers; set count to 1 or more")
+	if a.Count == 0 && (len(a.From) > 0 || a.MFA) {
+		p.add(n, join(field, "count"), "is 0 but from or mfa asks for approvers; set count to 1 or more")
 	}
 	return a
 }
@@ -112,4 +119,18 @@ func (p *problems) scope(n *yaml.Node, field string) Scope {
 		p.add(n, field, "%q is not session or user", s)
 	}
 	return ScopeSession
+}
+
+// workloads reads SPIFFE ID patterns like "spiffe://example.org/ci/*".
+func (p *problems) workloads(n *yaml.Node, field string) []string {
+	list := p.strList(n, field)
+	if n.Kind == yaml.SequenceNode && len(list) == 0 {
+		p.add(n, field, "must name at least one SPIFFE ID pattern like \"spiffe://example.org/ci/*\"")
+	}
+	for _, w := range list {
+		if err := checkWorkloadPattern(w); err != nil {
+			p.add(n, field, "%v", err)
+		}
+	}
+	return list
 }

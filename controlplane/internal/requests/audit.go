@@ -21,6 +21,14 @@ const (
 	AuditLogin       = "login"
 	AuditLoginFailed = "login_failed"
 	AuditLogout      = "logout"
+	// AuditMFAVerified and AuditMFAFailed record each TOTP check of the
+	// requester or an approver.
+	AuditMFAVerified = "mfa_verified"
+	AuditMFAFailed   = "mfa_failed"
+	// AuditTimedOut: no decision before the approval deadline.
+	AuditTimedOut = "timed_out"
+	// AuditBreakGlass: an agent reported an offline break-glass window.
+	AuditBreakGlass = "break_glass"
 )
 
 func auditRequest(tx *store.Tx, kind, actor string, r store.Request, at time.Time, detail map[string]any) error {

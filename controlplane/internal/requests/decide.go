@@ -11,17 +11,49 @@ import (
 )
 
 // Approve counts approver's approval; reaching the number needed grants.
-// Approvers never approve their own request.
+// Approvers never approve their own request. A role that asks approvers
+// for MFA refuses it; use ApproveWithOTP.
 func (s *Service) Approve(ctx context.Context, approver, id, comment string) (View, error) {
+	return s.ApproveWithOTP(ctx, approver, id, comment, "")
+}
+
+// ApproveWithOTP is Approve with the approver's TOTP code, checked when
+// the request's role asks approvers for MFA. The check is committed on
+// its own, so a wrong code counts towards the lockout.
+func (s *Service) ApproveWithOTP(ctx context.Context, approver, id, comment, otp string) (View, error) {
 	if err := checkText("comment", comment, maxCommentBytes); err != nil {
 		return View{}, err
 	}
+	verified, err := s.approverMFA(ctx, approver, id, otp)
+	if err != nil {
+		return View{}, err
+	}
 	return s.writeRequest(ctx, func(tx *store.Tx, out *outbox) (store.Request, error) {
-		return s.approve(tx, out, approver, id, comment, s.now())
+		return s.approve(tx, out, approver, id, comment, verified, s.now())
 	})
 }
 
-func (s *Service) approve(tx *store.Tx, out *outbox, approver, id, comment string, now time.Time) (store.Request, error) {
+// approverMFA checks approver's code if request id needs one, after the
+// checks that need no code, so a code is never consumed for nothing.
+func (s *Service) approverMFA(ctx context.Context, approver, id, otp string) (bool, error) {
+	var r store.Request
+	err := s.store.View(ctx, func(tx *store.Tx) error {
+		var err error
+		if r, err = pendingRequest(tx, id); err != nil {
+			return err
+		}
+		return s.mayApprove(tx, r, approver)
+	})
+	if err != nil || !r.ApprovalMFA {
+		return false, err
+	}
+	if otp == "" {
+		return false, fmt.Errorf("role %s asks approvers for a one-time code; approve %s with --otp CODE: %w", r.Role, id, errdefs.ErrPermission)
+	}
+	return true, s.verifyPersonOTP(ctx, approver, otp, r)
+}
+
+func (s *Service) approve(tx *store.Tx, out *outbox, approver, id, comment string, mfaVerified bool, now time.Time) (store.Request, error) {
 	r, err := pendingRequest(tx, id)
 	if err != nil {
 		return r, err
@@ -29,10 +61,15 @@ func (s *Service) approve(tx *store.Tx, out *outbox, approver, id, comment strin
 	if err := s.mayApprove(tx, r, approver); err != nil {
 		return r, err
 	}
+	if r.ApprovalMFA && !mfaVerified {
+		return r, fmt.Errorf("role %s asks approvers for a one-time code; approve %s with --otp CODE: %w", r.Role, id, errdefs.ErrPermission)
+	}
 	r.ApprovedBy = append(r.ApprovedBy, approver)
 	r.UpdatedAt = now
 	r.StatusReason = fmt.Sprintf("approved by %s (%d of %d)", approver, len(r.ApprovedBy), r.ApprovalsNeeded)
-	if err := auditRequest(tx, AuditApproved, approver, r, now, map[string]any{"comment": comment}); err != nil {
+	if err := auditRequest(tx, AuditApproved, approver, r, now, map[string]any{
+		"comment": comment, "reason": r.StatusReason, "approval": len(r.ApprovedBy), "approvals_needed": r.ApprovalsNeeded,
+		"mfa_verified": mfaVerified}); err != nil {
 		return r, err
 	}
 	if len(r.ApprovedBy) >= r.ApprovalsNeeded {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/zpam/zpam/controlplane/internal/errdefs"
-	"github.com/zpam/zpam/controlplane/internal/mfa"
 	"github.com/zpam/zpam/controlplane/internal/policy"
 	"github.com/zpam/zpam/controlplane/internal/store"
 )
@@ -24,6 +23,9 @@ type Elevation struct {
 	Commands []string
 	OTP      string
 	Context  store.RequestContext
+	// WorkloadID is the SPIFFE ID of a workload requester (from its
+	// certificate); User is then the service account asked for.
+	WorkloadID string
 }
 
 // RequestElevation evaluates and stores a request, granting it at once when
@@ -47,21 +49,40 @@ func (s *Service) elevate(tx *store.Tx, out *outbox, in Elevation, now time.Time
 		return store.Request{}, err
 	}
 	d := s.policy.Current().Evaluate(policyInput(in, host, user, now))
+	var otp *otpVerdict
 	if d.Outcome != policy.Deny && d.MFA {
-		if reason, err := checkOTP(tx, user, registered, d.Role, in.OTP, now); err != nil {
+		v, err := checkOTP(tx, user, registered, in.OTP, now)
+		if err != nil {
 			return store.Request{}, err
-		} else if reason != "" {
-			d = policy.Decision{Outcome: policy.Deny, Role: d.Role, Reason: reason}
+		}
+		otp = &v
+		if !v.ok() {
+			d = policy.Decision{Outcome: policy.Deny, Role: d.Role, Reason: fmt.Sprintf("role %s requires MFA: %s", d.Role, v.Reason)}
 		}
 	}
 	r := newRequest(in, host, d, now)
+	r.MFAVerified = otp != nil && otp.ok()
 	if err := tx.InsertRequest(r); err != nil {
 		return store.Request{}, err
 	}
-	if err := auditRequest(tx, AuditRequested, in.User, r, now, requestDetail(r)); err != nil {
+	if err := auditRequest(tx, AuditRequested, requester(in), r, now, requestDetail(r)); err != nil {
 		return store.Request{}, err
 	}
+	if otp != nil {
+		out.mfa(otp.Result)
+		if err := auditOTP(tx, in.User, r, *otp, now); err != nil {
+			return store.Request{}, err
+		}
+	}
 	return r, s.applyDecision(tx, out, &r, d, now)
+}
+
+// requester is the actor of a request: the person, or the workload.
+func requester(in Elevation) string {
+	if in.WorkloadID != "" {
+		return in.WorkloadID
+	}
+	return in.User
 }
 
 func (s *Service) applyDecision(tx *store.Tx, out *outbox, r *store.Request, d policy.Decision, now time.Time) error {
@@ -70,7 +91,9 @@ func (s *Service) applyDecision(tx *store.Tx, out *outbox, r *store.Request, d p
 	case policy.Grant:
 		err = issueGrant(tx, out, r, ActorSystem, now)
 	case policy.NeedApprovals:
-		err = auditRequest(tx, AuditPending, ActorSystem, *r, now, map[string]any{"reason": d.Reason})
+		err = auditRequest(tx, AuditPending, ActorSystem, *r, now, map[string]any{
+			"reason": d.Reason, "approvals_needed": d.ApprovalsNeeded, "approvers_allowed": d.Approvers,
+			"approval_mfa": d.ApprovalMFA, "approval_deadline": r.ApprovalDeadline})
 	default:
 		err = auditRequest(tx, AuditDenied, ActorSystem, *r, now, map[string]any{"reason": d.Reason})
 	}
@@ -87,13 +110,14 @@ func newRequest(in Elevation, host store.Host, d policy.Decision, now time.Time)
 		ID: uuid.NewString(), HostID: host.ID, Hostname: host.Hostname, User: in.User, UID: in.UID,
 		Duration: in.Duration, Reason: in.Reason, Commands: in.Commands, Context: in.Context,
 		Status: store.StatusDenied, StatusReason: d.Reason, Role: d.Role, Scope: store.Scope(d.Scope),
-		CreatedAt: now, UpdatedAt: now,
+		CreatedAt: now, UpdatedAt: now, WorkloadID: in.WorkloadID,
 	}
 	if r.Scope == "" {
 		r.Scope = store.ScopeSession
 	}
 	if d.Outcome == policy.NeedApprovals {
 		r.Status, r.ApprovalsNeeded, r.ApproversAllowed = store.StatusPendingApproval, d.ApprovalsNeeded, d.Approvers
+		r.ApprovalMFA, r.ApprovalDeadline = d.ApprovalMFA, now.Add(d.ApprovalTimeout)
 	}
 	return r
 }
@@ -106,7 +130,7 @@ func policyInput(in Elevation, host store.Host, user store.User, now time.Time) 
 	return policy.Input{
 		User: in.User, UserGroups: user.Groups, Host: name, HostLabels: host.Labels,
 		Duration: in.Duration, Reason: in.Reason, TTY: in.Context.TTY,
-		SourceAddress: in.Context.SourceAddress, Time: now,
+		SourceAddress: in.Context.SourceAddress, Time: now, WorkloadID: in.WorkloadID,
 	}
 }
 
@@ -114,7 +138,7 @@ func requestDetail(r store.Request) map[string]any {
 	return map[string]any{
 		"duration_seconds": int64(r.Duration / time.Second), "reason": r.Reason, "uid": r.UID,
 		"commands": r.Commands, "tty": r.Context.TTY, "source_address": r.Context.SourceAddress,
-		"session_id": r.Context.SessionID,
+		"session_id": r.Context.SessionID, "workload_id": r.WorkloadID,
 	}
 }
 
@@ -125,27 +149,4 @@ func lookupUser(tx *store.Tx, name string) (store.User, bool, error) {
 		return store.User{Name: name}, false, nil
 	}
 	return u, err == nil, err
-}
-
-// checkOTP returns why the code is refused, or "" when it is accepted. An
-// accepted code's time step is recorded so it cannot be used again.
-func checkOTP(tx *store.Tx, u store.User, registered bool, role, code string, now time.Time) (string, error) {
-	if !registered {
-		return fmt.Sprintf("role %s requires MFA but user %s is not registered (pam-controlplane user add %s)", role, u.Name, u.Name), nil
-	}
-	if code == "" {
-		return fmt.Sprintf("role %s requires a TOTP code; retry with --otp", role), nil
-	}
-	step, ok := mfa.Verify(u.TOTPSecret, code, now)
-	if !ok {
-		return "the TOTP code is not valid", nil
-	}
-	fresh, err := tx.AdvanceOTPStep(u.Name, step)
-	if err != nil {
-		return "", err
-	}
-	if !fresh {
-		return "the TOTP code was already used; wait for the next one", nil
-	}
-	return "", nil
 }

@@ -2,6 +2,7 @@ package requests
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/zpam/zpam/controlplane/internal/store"
@@ -29,17 +30,53 @@ func (s *Service) RunExpiry(ctx context.Context, tick time.Duration) {
 	}
 }
 
-// ExpireDue expires every active grant whose expiry has passed and returns
-// how many it expired.
+// ExpireDue expires every active grant whose expiry has passed, and times
+// out every pending request whose approval deadline has passed. It
+// returns how many of both it ended.
 func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 	total := 0
-	for {
-		n, err := s.expireBatch(ctx)
-		total += n
-		if err != nil || n < expireBatch {
-			return total, err
+	for _, batch := range []func(context.Context) (int, error){s.expireBatch, s.timeoutBatch} {
+		for {
+			n, err := batch(ctx)
+			total += n
+			if err != nil {
+				return total, err
+			}
+			if n < expireBatch {
+				break
+			}
 		}
 	}
+	return total, nil
+}
+
+// timeoutBatch moves requests nobody decided in time to TIMED_OUT; the
+// requester's watch ends with that status.
+func (s *Service) timeoutBatch(ctx context.Context) (int, error) {
+	n := 0
+	err := s.write(ctx, func(tx *store.Tx, out *outbox) error {
+		now := s.now()
+		due, err := tx.DuePending(now, expireBatch)
+		if err != nil {
+			return err
+		}
+		for _, r := range due {
+			waited := r.ApprovalDeadline.Sub(r.CreatedAt).Round(time.Second)
+			reason := fmt.Sprintf("no decision within %s (approval_timeout of role %s); %d of %d approvals given",
+				waited, r.Role, len(r.ApprovedBy), r.ApprovalsNeeded)
+			r.Status, r.StatusReason, r.UpdatedAt = store.StatusTimedOut, reason, now
+			if err := auditRequest(tx, AuditTimedOut, ActorSystem, r, now, map[string]any{"reason": reason}); err != nil {
+				return err
+			}
+			out.request(r)
+			if err := tx.UpdateRequest(r); err != nil {
+				return err
+			}
+		}
+		n = len(due)
+		return nil
+	})
+	return n, err
 }
 
 func (s *Service) expireBatch(ctx context.Context) (int, error) {

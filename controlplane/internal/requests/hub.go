@@ -118,10 +118,14 @@ type outbox struct {
 	grants   []GrantEvent
 	requests []store.Request
 	views    []View
+	// mfaResults and reevaluated are counted after commit.
+	mfaResults  []string
+	reevaluated int
 }
 
 func (o *outbox) grant(ev GrantEvent)     { o.grants = append(o.grants, ev) }
 func (o *outbox) request(r store.Request) { o.requests = append(o.requests, r) }
+func (o *outbox) mfa(result string)       { o.mfaResults = append(o.mfaResults, result) }
 
 // resolve attaches grants to the changed requests, inside the transaction,
 // so watchers get whole views.

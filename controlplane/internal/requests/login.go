@@ -26,9 +26,9 @@ func (s *Service) Login(ctx context.Context, name, code, source string) (store.U
 	}
 	var u store.User
 	var refused string
-	err := s.write(ctx, func(tx *store.Tx, _ *outbox) error {
+	err := s.write(ctx, func(tx *store.Tx, out *outbox) error {
 		var err error
-		if u, refused, err = s.checkLogin(tx, name, code); err != nil {
+		if u, refused, err = s.checkLogin(tx, out, name, code); err != nil {
 			return err
 		}
 		kind, detail := AuditLogin, map[string]any{"source_address": source}
@@ -47,14 +47,19 @@ func (s *Service) Login(ctx context.Context, name, code, source string) (store.U
 }
 
 // checkLogin returns the person and why their code is refused ("" when
-// it is accepted), by the same check as a code given with a request.
-func (s *Service) checkLogin(tx *store.Tx, name, code string) (store.User, string, error) {
+// it is accepted), by the same check as a code given with a request:
+// replay protection and the lockout after repeated failures included.
+func (s *Service) checkLogin(tx *store.Tx, out *outbox, name, code string) (store.User, string, error) {
 	u, registered, err := lookupUser(tx, name)
 	if err != nil || !registered {
 		return u, "not a registered person", err
 	}
-	refused, err := checkOTP(tx, u, registered, "console-login", code, s.now())
-	return u, refused, err
+	v, err := checkOTP(tx, u, registered, code, s.now())
+	if err != nil {
+		return u, "", err
+	}
+	out.mfa(v.Result)
+	return u, v.Reason, nil
 }
 
 // Logout records the end of a console session.

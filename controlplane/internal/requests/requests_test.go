@@ -133,7 +133,7 @@ func TestMFA(t *testing.T) {
 	_ = db.Update(ctx, func(tx *store.Tx) error {
 		return tx.InsertUser(store.User{Name: "mia", TOTPSecret: e.Secret, CreatedAt: c.now()})
 	})
-	deny("", "requires a TOTP code")
+	deny("", "one-time code from the authenticator app is required")
 	deny("000000", "not valid")
 	code, _ := mfa.Code(e.Secret, c.now())
 	in := elevation("dev-1", "mia", 1)

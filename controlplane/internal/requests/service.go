@@ -23,6 +23,12 @@ type PolicySource interface {
 type Observer interface {
 	// RequestOutcome is called with a request's new status on every change.
 	RequestOutcome(status store.Status)
+	// MFAResult is called after every TOTP check with its result (OTPOK,
+	// OTPInvalid, OTPLocked, …).
+	MFAResult(result string)
+	// GrantRevokedByReevaluation counts grants ended because policy,
+	// groups or labels no longer allow them.
+	GrantRevokedByReevaluation()
 }
 
 // Config configures a Service.
@@ -75,6 +81,8 @@ func New(cfg Config) *Service {
 type nopObserver struct{}
 
 func (nopObserver) RequestOutcome(store.Status) {}
+func (nopObserver) MFAResult(string)            {}
+func (nopObserver) GrantRevokedByReevaluation() {}
 
 // write runs fn in a transaction and, once committed, publishes the events
 // fn queued and reports new request statuses.
@@ -95,6 +103,12 @@ func (s *Service) write(ctx context.Context, fn func(tx *store.Tx, out *outbox) 
 	s.hub.publish(out)
 	for _, v := range out.views {
 		s.observer.RequestOutcome(v.Request.Status)
+	}
+	for _, r := range out.mfaResults {
+		s.observer.MFAResult(r)
+	}
+	for range out.reevaluated {
+		s.observer.GrantRevokedByReevaluation()
 	}
 	return nil
 }

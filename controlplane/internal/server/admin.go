@@ -39,7 +39,7 @@ func (a *adminService) ListRequests(ctx context.Context, req *adminv1.ListReques
 }
 
 func (a *adminService) Approve(ctx context.Context, req *adminv1.DecideRequest) (*commonv1.Request, error) {
-	return reply(a.core.Approve(ctx, identityFrom(ctx).Name, req.GetRequestId(), req.GetComment()))
+	return reply(a.core.ApproveWithOTP(ctx, identityFrom(ctx).Name, req.GetRequestId(), req.GetComment(), req.GetOtp()))
 }
 
 func (a *adminService) Deny(ctx context.Context, req *adminv1.DecideRequest) (*commonv1.Request, error) {

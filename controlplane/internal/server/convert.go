@@ -16,6 +16,7 @@ var statusToProto = map[store.Status]commonv1.RequestStatus{
 	store.StatusExpired:         commonv1.RequestStatus_REQUEST_STATUS_EXPIRED,
 	store.StatusRevoked:         commonv1.RequestStatus_REQUEST_STATUS_REVOKED,
 	store.StatusCanceled:        commonv1.RequestStatus_REQUEST_STATUS_CANCELED,
+	store.StatusTimedOut:        commonv1.RequestStatus_REQUEST_STATUS_TIMED_OUT,
 }
 
 var scopeToProto = map[store.Scope]commonv1.GrantScope{
@@ -45,11 +46,14 @@ func viewToProto(v requests.View) *commonv1.Request {
 		Duration: durationpb.New(r.Duration), Reason: r.Reason, Commands: r.Commands,
 		Context: contextToProto(r.Context), Status: statusToProto[r.Status], StatusReason: r.StatusReason,
 		Role: r.Role, CreatedAt: timestamppb.New(r.CreatedAt), UpdatedAt: timestamppb.New(r.UpdatedAt),
-		ApprovedBy: r.ApprovedBy,
+		ApprovedBy: r.ApprovedBy, BreakGlass: r.BreakGlass, WorkloadId: r.WorkloadID,
 	}
 	if r.Status.Pending() {
 		out.ApprovalsNeeded = int32(max(r.ApprovalsNeeded-len(r.ApprovedBy), 0))
 		out.ApproversAllowed = r.ApproversAllowed
+	}
+	if !r.ApprovalDeadline.IsZero() {
+		out.ApprovalDeadline = timestamppb.New(r.ApprovalDeadline)
 	}
 	if v.Grant != nil {
 		out.Grant = grantToProto(*v.Grant)
@@ -79,6 +83,7 @@ func grantToProto(g store.Grant) *commonv1.Grant {
 		Id: g.ID, RequestId: g.RequestID, HostId: g.HostID, User: g.User, Uid: g.UID,
 		Scope: scopeToProto[g.Scope], SessionId: g.SessionID, GrantedAt: timestamppb.New(g.GrantedAt),
 		ExpiresAt: timestamppb.New(g.ExpiresAt), Commands: g.Commands, Approvers: g.Approvers, Role: g.Role,
+		WorkloadId: g.WorkloadID, BreakGlass: g.BreakGlass,
 	}
 }
 

@@ -21,6 +21,7 @@ var errorCodes = []struct {
 	{errdefs.ErrConflict, codes.FailedPrecondition},
 	{errdefs.ErrUnavailable, codes.Unavailable},
 	{errdefs.ErrNotImplemented, codes.Unimplemented},
+	{errdefs.ErrTooManyAttempts, codes.ResourceExhausted},
 	{context.Canceled, codes.Canceled},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 }

@@ -12,9 +12,13 @@ import (
 
 // metrics is the Prometheus view of the control plane.
 type metrics struct {
-	registry    *prometheus.Registry
-	requests    *prometheus.CounterVec
-	enrollments *prometheus.CounterVec
+	registry     *prometheus.Registry
+	requests     *prometheus.CounterVec
+	enrollments  *prometheus.CounterVec
+	mfa          *prometheus.CounterVec
+	reevaluated  prometheus.Counter
+	rotations    *prometheus.CounterVec
+	breakGlasses prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -27,13 +31,42 @@ func newMetrics() *metrics {
 			Name: "zpam_enrollments_total", Help: "Host enrollment attempts, by result.",
 		}, []string{"result"}),
 	}
-	m.registry.MustRegister(m.requests, m.enrollments,
+	m.mfa = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "zpam_mfa_checks_total", Help: "TOTP checks of requesters and approvers, by result (ok, invalid, replayed, locked, missing, unregistered).",
+	}, []string{"result"})
+	m.reevaluated = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "zpam_grants_revoked_by_reevaluation_total", Help: "Active grants revoked because policy, groups or host labels no longer allow them.",
+	})
+	m.rotations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "zpam_host_certificate_rotations_total", Help: "Host certificate rotations, by result.",
+	}, []string{"result"})
+	m.breakGlasses = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "zpam_break_glass_reports_total", Help: "Break-glass windows reported by agents (first report of each).",
+	})
+	m.registry.MustRegister(m.requests, m.enrollments, m.mfa, m.reevaluated, m.rotations, m.breakGlasses,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
 // RequestOutcome implements requests.Observer.
 func (m *metrics) RequestOutcome(s store.Status) { m.requests.WithLabelValues(string(s)).Inc() }
+
+// MFAResult implements requests.Observer.
+func (m *metrics) MFAResult(result string) { m.mfa.WithLabelValues(result).Inc() }
+
+// GrantRevokedByReevaluation implements requests.Observer.
+func (m *metrics) GrantRevokedByReevaluation() { m.reevaluated.Inc() }
+
+// BreakGlassReported implements requests.Observer.
+func (m *metrics) BreakGlassReported() { m.breakGlasses.Inc() }
+
+func (m *metrics) rotated(ok bool) {
+	result := "ok"
+	if !ok {
+		result = "failed"
+	}
+	m.rotations.WithLabelValues(result).Inc()
+}
 
 func (m *metrics) enrolled(ok bool) {
 	result := "ok"

@@ -6,14 +6,15 @@ import (
 )
 
 const grantColumns = `id, request_id, host_id, user_name, uid, scope, session_id, granted_at, expires_at,
-	commands, approvers, role, state, ended_at, revision`
+	commands, approvers, role, state, ended_at, revision, break_glass, workload_id`
 
 // InsertGrant stores a new active grant.
 func (t *Tx) InsertGrant(g Grant) error {
-	_, err := t.exec(`INSERT INTO grants (`+grantColumns+`) VALUES (`+placeholders(15)+`)`,
+	_, err := t.exec(`INSERT INTO grants (`+grantColumns+`) VALUES (`+placeholders(17)+`)`,
 		g.ID, g.RequestID, g.HostID, g.User, int64(g.UID), string(g.Scope), int64(g.SessionID),
 		unixNano(g.GrantedAt), unixNano(g.ExpiresAt), toJSON(nonNilSlice(g.Commands)),
-		toJSON(nonNilSlice(g.Approvers)), g.Role, string(g.State), unixNano(g.EndedAt), g.Revision)
+		toJSON(nonNilSlice(g.Approvers)), g.Role, string(g.State), unixNano(g.EndedAt), g.Revision,
+		boolInt(g.BreakGlass), g.WorkloadID)
 	if err != nil {
 		return fmt.Errorf("insert grant: %w", err)
 	}
@@ -45,6 +46,13 @@ func (t *Tx) Grant(id string) (Grant, error) {
 func (t *Tx) ActiveGrants(hostID string, now time.Time) ([]Grant, error) {
 	return t.grants(`SELECT `+grantColumns+` FROM grants WHERE host_id = ? AND state = ? AND expires_at > ? ORDER BY id`,
 		hostID, string(GrantActive), unixNano(now))
+}
+
+// AllActiveGrants lists every host's active grants that have not expired
+// at now, oldest first, from after the grant id after (for batching).
+func (t *Tx) AllActiveGrants(now time.Time, after string, limit int) ([]Grant, error) {
+	return t.grants(`SELECT `+grantColumns+` FROM grants WHERE state = ? AND expires_at > ? AND id > ? ORDER BY id LIMIT ?`,
+		string(GrantActive), unixNano(now), after, limit)
 }
 
 // DueGrants lists active grants whose expiry is at or before now.
@@ -79,13 +87,14 @@ func (t *Tx) grants(query string, args ...any) ([]Grant, error) {
 
 func scanGrant(row scanner) (Grant, error) {
 	var g Grant
-	var uid, session, granted, expires, ended int64
+	var uid, session, granted, expires, ended, breakGlass int64
 	var scope, state, commands, approvers string
 	err := row.Scan(&g.ID, &g.RequestID, &g.HostID, &g.User, &uid, &scope, &session, &granted, &expires,
-		&commands, &approvers, &g.Role, &state, &ended, &g.Revision)
+		&commands, &approvers, &g.Role, &state, &ended, &g.Revision, &breakGlass, &g.WorkloadID)
 	if err != nil {
 		return Grant{}, err
 	}
+	g.BreakGlass = breakGlass != 0
 	g.UID, g.SessionID, g.Scope, g.State = uint32(uid), uint32(session), Scope(scope), GrantState(state)
 	g.GrantedAt, g.ExpiresAt, g.EndedAt = fromUnixNano(granted), fromUnixNano(expires), fromUnixNano(ended)
 	if err := fromJSON(commands, &g.Commands); err != nil {

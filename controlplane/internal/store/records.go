@@ -12,6 +12,8 @@ const (
 	StatusExpired         Status = "expired"
 	StatusRevoked         Status = "revoked"
 	StatusCanceled        Status = "canceled"
+	// StatusTimedOut: nobody decided before the approval deadline.
+	StatusTimedOut Status = "timed_out"
 )
 
 // Pending reports whether the request may still change by a decision.
@@ -60,6 +62,10 @@ type Host struct {
 	Facts      map[string]string
 	EnrolledAt time.Time
 	RemovedAt  time.Time
+	// CertSerial and CertExpiresAt describe the last certificate issued to
+	// the host, at enrollment or rotation.
+	CertSerial    string
+	CertExpiresAt time.Time
 }
 
 // User is a registered person.
@@ -69,7 +75,11 @@ type User struct {
 	TOTPSecret string
 	// LastOTPStep is the TOTP time step last accepted, to refuse replays.
 	LastOTPStep int64
-	CreatedAt   time.Time
+	// OTPFailures counts wrong codes since the last good one; reaching the
+	// limit sets OTPLockedUntil.
+	OTPFailures    int
+	OTPLockedUntil time.Time
+	CreatedAt      time.Time
 }
 
 // RequestContext is what the agent observed about the caller.
@@ -103,6 +113,18 @@ type Request struct {
 	GrantID          string
 	CreatedAt        time.Time
 	UpdatedAt        time.Time
+	// ApprovalDeadline is when a pending request times out.
+	ApprovalDeadline time.Time
+	// ApprovalMFA: each approver must give a current TOTP code.
+	ApprovalMFA bool
+	// MFAVerified: the requester passed a TOTP check for this request.
+	MFAVerified bool
+	// BreakGlass: opened by an agent offline under the signed break-glass
+	// policy, reported afterwards.
+	BreakGlass bool
+	// WorkloadID is the SPIFFE ID of a non-human requester; User is then
+	// the service account it asked for.
+	WorkloadID string
 }
 
 // Grant is an approved, time-boxed elevation.
@@ -122,7 +144,11 @@ type Grant struct {
 	State     GrantState
 	EndedAt   time.Time
 	// Revision is the revision of the grant's last change.
-	Revision int64
+	Revision   int64
+	BreakGlass bool
+	// WorkloadID is set for a workload's grant: the agent resolves User,
+	// a service account, to a uid itself.
+	WorkloadID string
 }
 
 // GrantChange is one entry of the per-database grant change log.

@@ -7,15 +7,16 @@ import (
 
 const requestColumns = `id, host_id, hostname, user_name, uid, duration_ns, reason, commands, context,
 	status, status_reason, role, scope, approvals_needed, approvers_allowed, approved_by, grant_id,
-	created_at, updated_at`
+	created_at, updated_at, approval_deadline, approval_mfa, mfa_verified, break_glass, workload_id`
 
 // InsertRequest stores a new request.
 func (t *Tx) InsertRequest(r Request) error {
-	_, err := t.exec(`INSERT INTO requests (`+requestColumns+`) VALUES (`+placeholders(19)+`)`,
+	_, err := t.exec(`INSERT INTO requests (`+requestColumns+`) VALUES (`+placeholders(24)+`)`,
 		r.ID, r.HostID, r.Hostname, r.User, int64(r.UID), int64(r.Duration), r.Reason,
 		toJSON(nonNilSlice(r.Commands)), toJSON(r.Context), string(r.Status), r.StatusReason, r.Role,
 		string(r.Scope), r.ApprovalsNeeded, toJSON(nonNilSlice(r.ApproversAllowed)),
-		toJSON(nonNilSlice(r.ApprovedBy)), r.GrantID, unixNano(r.CreatedAt), unixNano(r.UpdatedAt))
+		toJSON(nonNilSlice(r.ApprovedBy)), r.GrantID, unixNano(r.CreatedAt), unixNano(r.UpdatedAt),
+		unixNano(r.ApprovalDeadline), boolInt(r.ApprovalMFA), boolInt(r.MFAVerified), boolInt(r.BreakGlass), r.WorkloadID)
 	if err != nil {
 		return fmt.Errorf("insert request: %w", err)
 	}
@@ -23,10 +24,10 @@ func (t *Tx) InsertRequest(r Request) error {
 }
 
 // UpdateRequest saves the mutable fields of a request: status, reason,
-// approvals and grant.
+// approvals, MFA and grant.
 func (t *Tx) UpdateRequest(r Request) error {
-	_, err := t.exec(`UPDATE requests SET status = ?, status_reason = ?, approved_by = ?, grant_id = ?, updated_at = ? WHERE id = ?`,
-		string(r.Status), r.StatusReason, toJSON(nonNilSlice(r.ApprovedBy)), r.GrantID, unixNano(r.UpdatedAt), r.ID)
+	_, err := t.exec(`UPDATE requests SET status = ?, status_reason = ?, approved_by = ?, grant_id = ?, updated_at = ?, mfa_verified = ? WHERE id = ?`,
+		string(r.Status), r.StatusReason, toJSON(nonNilSlice(r.ApprovedBy)), r.GrantID, unixNano(r.UpdatedAt), boolInt(r.MFAVerified), r.ID)
 	if err != nil {
 		return fmt.Errorf("update request: %w", err)
 	}
@@ -49,8 +50,44 @@ func (t *Tx) Requests(statuses []Status, limit int) ([]Request, error) {
 		args = append(args, string(s))
 	}
 	args = append(args, limit)
-	rows, err := t.query(`SELECT `+requestColumns+` FROM requests WHERE status IN (`+placeholders(len(statuses))+`)
+	return t.requests(`SELECT `+requestColumns+` FROM requests WHERE status IN (`+placeholders(len(statuses))+`)
 		ORDER BY created_at DESC, id LIMIT ?`, args...)
+}
+
+func scanRequest(row scanner) (Request, error) {
+	var r Request
+	var uid, dur, created, updated, deadline, approvalMFA, mfaVerified, breakGlass int64
+	var status, scope, commands, rctx, allowed, approved string
+	err := row.Scan(&r.ID, &r.HostID, &r.Hostname, &r.User, &uid, &dur, &r.Reason, &commands, &rctx,
+		&status, &r.StatusReason, &r.Role, &scope, &r.ApprovalsNeeded, &allowed, &approved, &r.GrantID,
+		&created, &updated, &deadline, &approvalMFA, &mfaVerified, &breakGlass, &r.WorkloadID)
+	if err != nil {
+		return Request{}, err
+	}
+	r.UID, r.Duration, r.Status, r.Scope = uint32(uid), time.Duration(dur), Status(status), Scope(scope)
+	r.CreatedAt, r.UpdatedAt, r.ApprovalDeadline = fromUnixNano(created), fromUnixNano(updated), fromUnixNano(deadline)
+	r.ApprovalMFA, r.MFAVerified, r.BreakGlass = approvalMFA != 0, mfaVerified != 0, breakGlass != 0
+	fields := []struct {
+		src string
+		dst any
+	}{{commands, &r.Commands}, {rctx, &r.Context}, {allowed, &r.ApproversAllowed}, {approved, &r.ApprovedBy}}
+	for _, f := range fields {
+		if err := fromJSON(f.src, f.dst); err != nil {
+			return Request{}, err
+		}
+	}
+	return r, nil
+}
+
+// DuePending lists pending requests whose approval deadline is at or
+// before now.
+func (t *Tx) DuePending(now time.Time, limit int) ([]Request, error) {
+	return t.requests(`SELECT `+requestColumns+` FROM requests WHERE status = ? AND approval_deadline > 0 AND approval_deadline <= ?
+		ORDER BY approval_deadline LIMIT ?`, string(StatusPendingApproval), unixNano(now), limit)
+}
+
+func (t *Tx) requests(query string, args ...any) ([]Request, error) {
+	rows, err := t.query(query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list requests: %w", err)
 	}
@@ -66,26 +103,9 @@ func (t *Tx) Requests(statuses []Status, limit int) ([]Request, error) {
 	return out, rows.Err()
 }
 
-func scanRequest(row scanner) (Request, error) {
-	var r Request
-	var uid, dur, created, updated int64
-	var status, scope, commands, rctx, allowed, approved string
-	err := row.Scan(&r.ID, &r.HostID, &r.Hostname, &r.User, &uid, &dur, &r.Reason, &commands, &rctx,
-		&status, &r.StatusReason, &r.Role, &scope, &r.ApprovalsNeeded, &allowed, &approved, &r.GrantID,
-		&created, &updated)
-	if err != nil {
-		return Request{}, err
+func boolInt(b bool) int {
+	if b {
+		return 1
 	}
-	r.UID, r.Duration, r.Status, r.Scope = uint32(uid), time.Duration(dur), Status(status), Scope(scope)
-	r.CreatedAt, r.UpdatedAt = fromUnixNano(created), fromUnixNano(updated)
-	fields := []struct {
-		src string
-		dst any
-	}{{commands, &r.Commands}, {rctx, &r.Context}, {allowed, &r.ApproversAllowed}, {approved, &r.ApprovedBy}}
-	for _, f := range fields {
-		if err := fromJSON(f.src, f.dst); err != nil {
-			return Request{}, err
-		}
-	}
-	return r, nil
+	return 0
 }

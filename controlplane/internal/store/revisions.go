@@ -20,6 +20,24 @@ func (t *Tx) Revision() (int64, error) {
 	return rev, nil
 }
 
+// BumpDirectory marks a change of people's groups or hosts' labels; the
+// serving process polls DirectoryRevision to re-evaluate active grants.
+func (t *Tx) BumpDirectory() error {
+	if _, err := t.exec(`UPDATE counters SET value = value + 1 WHERE name = 'directory_revision'`); err != nil {
+		return fmt.Errorf("bump directory revision: %w", err)
+	}
+	return nil
+}
+
+// DirectoryRevision counts changes of groups and labels so far.
+func (t *Tx) DirectoryRevision() (int64, error) {
+	var rev int64
+	if err := t.queryRow(`SELECT value FROM counters WHERE name = 'directory_revision'`).Scan(&rev); err != nil {
+		return 0, fmt.Errorf("read directory revision: %w", err)
+	}
+	return rev, nil
+}
+
 // InsertGrantChange appends to the change log that lets a watcher resume.
 func (t *Tx) InsertGrantChange(c GrantChange) error {
 	_, err := t.exec(`INSERT INTO grant_changes (revision, host_id, grant_id, kind, created_at) VALUES (?, ?, ?, ?, ?)`,

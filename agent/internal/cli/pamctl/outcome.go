@@ -41,6 +41,8 @@ func (e *elevateRun) outcome(ctx context.Context, last *localv1.ElevateUpdate, e
 		return result{code: cli.ExitFailure, status: "error", msg: fmt.Sprintf("request %s was granted but the agent did not confirm it is enforced", id), last: last}
 	case commonv1.RequestStatus_REQUEST_STATUS_PENDING_APPROVAL:
 		return result{code: cli.ExitGaveUp, status: "pending_approval", msg: fmt.Sprintf("request %s is waiting for approval%s; not waiting (--no-wait)", id, approvalsText(r)), last: last}
+	case commonv1.RequestStatus_REQUEST_STATUS_TIMED_OUT:
+		return result{code: cli.ExitGaveUp, status: "timed_out", msg: fmt.Sprintf("request %s timed out waiting for approval: %s", id, r.GetStatusReason()), last: last}
 	case commonv1.RequestStatus_REQUEST_STATUS_PENDING_MFA:
 		return result{code: cli.ExitFailure, status: "pending_mfa", msg: fmt.Sprintf("request %s needs a one-time code from your authenticator; run again with --otp CODE", id), last: last}
 	}

@@ -93,6 +93,25 @@ func TestElevateGivesUpAndWithdraws(t *testing.T) {
 	localapitest.Eventually(t, "request withdrawn", func() bool { return slices.Contains(a.CP.Canceled(), "r-1") })
 }
 
+func TestElevateTimedOutUpstreamExits4(t *testing.T) {
+	a := localapitest.Start(t, nil)
+	go func() {
+		for a.CP.Request("r-1") == nil {
+			time.Sleep(5 * time.Millisecond)
+		}
+		a.CP.TimeOut("r-1", "no decision within 30m0s (approval_timeout of role prod)")
+	}()
+	r := pamctlRun(t, "elevate", "--socket", a.Socket, "--json")
+	r.want(t, cli.ExitGaveUp)
+	var out map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("stdout %q is not JSON: %v", r.stdout, err)
+	}
+	if out["status"] != "timed_out" || !strings.Contains(out["error"].(string), "timed out waiting for approval: no decision within 30m0s") {
+		t.Fatalf("json = %v", out)
+	}
+}
+
 func TestElevateNoWait(t *testing.T) {
 	a := localapitest.Start(t, nil)
 	r := pamctlRun(t, "elevate", "--socket", a.Socket, "--no-wait", "--json")

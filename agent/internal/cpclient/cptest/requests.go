@@ -81,6 +81,14 @@ func (s *Server) Reject(id, reason string) {
 	})
 }
 
+// TimeOut ends pending request id as the control plane does when nobody
+// decided before the approval deadline.
+func (s *Server) TimeOut(id, reason string) {
+	s.update(id, func(r *commonv1.Request) {
+		r.Status, r.StatusReason = commonv1.RequestStatus_REQUEST_STATUS_TIMED_OUT, reason
+	})
+}
+
 // Request returns a copy of request id, nil if unknown.
 func (s *Server) Request(id string) *commonv1.Request {
 	s.mu.Lock()

@@ -90,6 +90,8 @@ const (
 	RequestStatus_REQUEST_STATUS_EXPIRED          RequestStatus = 5
 	RequestStatus_REQUEST_STATUS_REVOKED          RequestStatus = 6
 	RequestStatus_REQUEST_STATUS_CANCELED         RequestStatus = 7
+	// Nobody decided before the approval deadline of the role.
+	RequestStatus_REQUEST_STATUS_TIMED_OUT RequestStatus = 8
 )
 
 // Enum value maps for RequestStatus.
@@ -103,6 +105,7 @@ var (
 		5: "REQUEST_STATUS_EXPIRED",
 		6: "REQUEST_STATUS_REVOKED",
 		7: "REQUEST_STATUS_CANCELED",
+		8: "REQUEST_STATUS_TIMED_OUT",
 	}
 	RequestStatus_value = map[string]int32{
 		"REQUEST_STATUS_UNSPECIFIED":      0,
@@ -113,6 +116,7 @@ var (
 		"REQUEST_STATUS_EXPIRED":          5,
 		"REQUEST_STATUS_REVOKED":          6,
 		"REQUEST_STATUS_CANCELED":         7,
+		"REQUEST_STATUS_TIMED_OUT":        8,
 	}
 )
 
@@ -245,9 +249,14 @@ type Grant struct {
 	GrantedAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=granted_at,json=grantedAt,proto3" json:"granted_at,omitempty"`
 	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
 	// When non-empty, the only commands that may run with euid 0 (stretch).
-	Commands      []string `protobuf:"bytes,10,rep,name=commands,proto3" json:"commands,omitempty"`
-	Approvers     []string `protobuf:"bytes,11,rep,name=approvers,proto3" json:"approvers,omitempty"`
-	Role          string   `protobuf:"bytes,12,opt,name=role,proto3" json:"role,omitempty"`
+	Commands  []string `protobuf:"bytes,10,rep,name=commands,proto3" json:"commands,omitempty"`
+	Approvers []string `protobuf:"bytes,11,rep,name=approvers,proto3" json:"approvers,omitempty"`
+	Role      string   `protobuf:"bytes,12,opt,name=role,proto3" json:"role,omitempty"`
+	// Set for a workload's grant (its SPIFFE ID): user is then a service
+	// account, and uid is resolved from it by the agent on each host.
+	WorkloadId string `protobuf:"bytes,13,opt,name=workload_id,json=workloadId,proto3" json:"workload_id,omitempty"`
+	// Opened by the agent under the offline break-glass policy.
+	BreakGlass    bool `protobuf:"varint,14,opt,name=break_glass,json=breakGlass,proto3" json:"break_glass,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -366,6 +375,20 @@ func (x *Grant) GetRole() string {
 	return ""
 }
 
+func (x *Grant) GetWorkloadId() string {
+	if x != nil {
+		return x.WorkloadId
+	}
+	return ""
+}
+
+func (x *Grant) GetBreakGlass() bool {
+	if x != nil {
+		return x.BreakGlass
+	}
+	return false
+}
+
 // Request is one elevation request and where it stands.
 type Request struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
@@ -390,8 +413,14 @@ type Request struct {
 	ApprovalsNeeded  int32    `protobuf:"varint,16,opt,name=approvals_needed,json=approvalsNeeded,proto3" json:"approvals_needed,omitempty"`
 	ApproversAllowed []string `protobuf:"bytes,17,rep,name=approvers_allowed,json=approversAllowed,proto3" json:"approvers_allowed,omitempty"`
 	ApprovedBy       []string `protobuf:"bytes,18,rep,name=approved_by,json=approvedBy,proto3" json:"approved_by,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// When a pending request times out (TIMED_OUT) if nobody decides.
+	ApprovalDeadline *timestamppb.Timestamp `protobuf:"bytes,19,opt,name=approval_deadline,json=approvalDeadline,proto3" json:"approval_deadline,omitempty"`
+	// A break-glass window reported by the host, not a request decided here.
+	BreakGlass bool `protobuf:"varint,20,opt,name=break_glass,json=breakGlass,proto3" json:"break_glass,omitempty"`
+	// The SPIFFE ID of a workload requester; user is then a service account.
+	WorkloadId    string `protobuf:"bytes,21,opt,name=workload_id,json=workloadId,proto3" json:"workload_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Request) Reset() {
@@ -550,6 +579,27 @@ func (x *Request) GetApprovedBy() []string {
 	return nil
 }
 
+func (x *Request) GetApprovalDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ApprovalDeadline
+	}
+	return nil
+}
+
+func (x *Request) GetBreakGlass() bool {
+	if x != nil {
+		return x.BreakGlass
+	}
+	return false
+}
+
+func (x *Request) GetWorkloadId() string {
+	if x != nil {
+		return x.WorkloadId
+	}
+	return ""
+}
+
 var File_zpam_common_v1_common_proto protoreflect.FileDescriptor
 
 const file_zpam_common_v1_common_proto_rawDesc = "" +
@@ -562,7 +612,7 @@ const file_zpam_common_v1_common_proto_rawDesc = "" +
 	"\n" +
 	"session_id\x18\x04 \x01(\rR\tsessionId\x12%\n" +
 	"\x0eparent_command\x18\x05 \x01(\tR\rparentCommand\x12\x10\n" +
-	"\x03pid\x18\x06 \x01(\rR\x03pid\"\x8a\x03\n" +
+	"\x03pid\x18\x06 \x01(\rR\x03pid\"\xcc\x03\n" +
 	"\x05Grant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -580,7 +630,11 @@ const file_zpam_common_v1_common_proto_rawDesc = "" +
 	"\bcommands\x18\n" +
 	" \x03(\tR\bcommands\x12\x1c\n" +
 	"\tapprovers\x18\v \x03(\tR\tapprovers\x12\x12\n" +
-	"\x04role\x18\f \x01(\tR\x04role\"\xa5\x05\n" +
+	"\x04role\x18\f \x01(\tR\x04role\x12\x1f\n" +
+	"\vworkload_id\x18\r \x01(\tR\n" +
+	"workloadId\x12\x1f\n" +
+	"\vbreak_glass\x18\x0e \x01(\bR\n" +
+	"breakGlass\"\xb0\x06\n" +
 	"\aRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\ahost_id\x18\x02 \x01(\tR\x06hostId\x12\x1a\n" +
@@ -603,12 +657,17 @@ const file_zpam_common_v1_common_proto_rawDesc = "" +
 	"\x10approvals_needed\x18\x10 \x01(\x05R\x0fapprovalsNeeded\x12+\n" +
 	"\x11approvers_allowed\x18\x11 \x03(\tR\x10approversAllowed\x12\x1f\n" +
 	"\vapproved_by\x18\x12 \x03(\tR\n" +
-	"approvedBy*X\n" +
+	"approvedBy\x12G\n" +
+	"\x11approval_deadline\x18\x13 \x01(\v2\x1a.google.protobuf.TimestampR\x10approvalDeadline\x12\x1f\n" +
+	"\vbreak_glass\x18\x14 \x01(\bR\n" +
+	"breakGlass\x12\x1f\n" +
+	"\vworkload_id\x18\x15 \x01(\tR\n" +
+	"workloadId*X\n" +
 	"\n" +
 	"GrantScope\x12\x1b\n" +
 	"\x17GRANT_SCOPE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13GRANT_SCOPE_SESSION\x10\x01\x12\x14\n" +
-	"\x10GRANT_SCOPE_USER\x10\x02*\x80\x02\n" +
+	"\x10GRANT_SCOPE_USER\x10\x02*\x9e\x02\n" +
 	"\rRequestStatus\x12\x1e\n" +
 	"\x1aREQUEST_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aREQUEST_STATUS_PENDING_MFA\x10\x01\x12#\n" +
@@ -617,7 +676,8 @@ const file_zpam_common_v1_common_proto_rawDesc = "" +
 	"\x15REQUEST_STATUS_DENIED\x10\x04\x12\x1a\n" +
 	"\x16REQUEST_STATUS_EXPIRED\x10\x05\x12\x1a\n" +
 	"\x16REQUEST_STATUS_REVOKED\x10\x06\x12\x1b\n" +
-	"\x17REQUEST_STATUS_CANCELED\x10\aB4Z2github.com/zpam/zpam/proto/zpam/common/v1;commonv1b\x06proto3"
+	"\x17REQUEST_STATUS_CANCELED\x10\a\x12\x1c\n" +
+	"\x18REQUEST_STATUS_TIMED_OUT\x10\bB4Z2github.com/zpam/zpam/proto/zpam/common/v1;commonv1b\x06proto3"
 
 var (
 	file_zpam_common_v1_common_proto_rawDescOnce sync.Once
@@ -643,20 +703,21 @@ var file_zpam_common_v1_common_proto_goTypes = []any{
 	(*durationpb.Duration)(nil),   // 6: google.protobuf.Duration
 }
 var file_zpam_common_v1_common_proto_depIdxs = []int32{
-	0, // 0: zpam.common.v1.Grant.scope:type_name -> zpam.common.v1.GrantScope
-	5, // 1: zpam.common.v1.Grant.granted_at:type_name -> google.protobuf.Timestamp
-	5, // 2: zpam.common.v1.Grant.expires_at:type_name -> google.protobuf.Timestamp
-	6, // 3: zpam.common.v1.Request.duration:type_name -> google.protobuf.Duration
-	2, // 4: zpam.common.v1.Request.context:type_name -> zpam.common.v1.RequestContext
-	1, // 5: zpam.common.v1.Request.status:type_name -> zpam.common.v1.RequestStatus
-	5, // 6: zpam.common.v1.Request.created_at:type_name -> google.protobuf.Timestamp
-	5, // 7: zpam.common.v1.Request.updated_at:type_name -> google.protobuf.Timestamp
-	3, // 8: zpam.common.v1.Request.grant:type_name -> zpam.common.v1.Grant
-	9, // [9:9] is the sub-list for method output_type
-	9, // [9:9] is the sub-list for method input_type
-	9, // [9:9] is the sub-list for extension type_name
-	9, // [9:9] is the sub-list for extension extendee
-	0, // [0:9] is the sub-list for field type_name
+	0,  // 0: zpam.common.v1.Grant.scope:type_name -> zpam.common.v1.GrantScope
+	5,  // 1: zpam.common.v1.Grant.granted_at:type_name -> google.protobuf.Timestamp
+	5,  // 2: zpam.common.v1.Grant.expires_at:type_name -> google.protobuf.Timestamp
+	6,  // 3: zpam.common.v1.Request.duration:type_name -> google.protobuf.Duration
+	2,  // 4: zpam.common.v1.Request.context:type_name -> zpam.common.v1.RequestContext
+	1,  // 5: zpam.common.v1.Request.status:type_name -> zpam.common.v1.RequestStatus
+	5,  // 6: zpam.common.v1.Request.created_at:type_name -> google.protobuf.Timestamp
+	5,  // 7: zpam.common.v1.Request.updated_at:type_name -> google.protobuf.Timestamp
+	3,  // 8: zpam.common.v1.Request.grant:type_name -> zpam.common.v1.Grant
+	5,  // 9: zpam.common.v1.Request.approval_deadline:type_name -> google.protobuf.Timestamp
+	10, // [10:10] is the sub-list for method output_type
+	10, // [10:10] is the sub-list for method input_type
+	10, // [10:10] is the sub-list for extension type_name
+	10, // [10:10] is the sub-list for extension extendee
+	0,  // [0:10] is the sub-list for field type_name
 }
 
 func init() { file_zpam_common_v1_common_proto_init() }
