@@ -83,3 +83,35 @@ func TestInitIsIdempotentAndCommandsWork(t *testing.T) {
 		t.Fatalf("policy test on the default policy: %d %q", code, out)
 	}
 }
+
+func TestDirectoryCommands(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if code, _, stderr := execute("init", "--data-dir", dir); code != 0 {
+		t.Fatal(stderr)
+	}
+	execute("user", "add", "alice", "--groups", "ops", "--data-dir", dir)
+	if code, out, _ := execute("user", "groups", "alice", "ops", "sec-leads", "--data-dir", dir); code != 0 || out != "alice: groups ops,sec-leads\n" {
+		t.Fatalf("user groups: %d %q", code, out)
+	}
+	if code, out, _ := execute("user", "list", "--data-dir", dir); code != 0 || !strings.Contains(out, "alice") || !strings.Contains(out, "ops,sec-leads") {
+		t.Fatalf("user list: %d %q", code, out)
+	}
+	if code, _, stderr := execute("user", "groups", "alice", "@ops", "--data-dir", dir); code != exitUsage || !strings.Contains(stderr, `group "@ops" is not letters`) {
+		t.Fatalf("bad group: %d %q", code, stderr)
+	}
+	if code, _, stderr := execute("user", "groups", "nobody", "ops", "--data-dir", dir); code != exitFailure || !strings.Contains(stderr, `user "nobody": not found`) {
+		t.Fatalf("unknown user: %d %q", code, stderr)
+	}
+	if code, out, _ := execute("user", "remove", "alice", "--data-dir", dir); code != 0 || out != "removed alice\n" {
+		t.Fatalf("user remove: %d %q", code, out)
+	}
+	if _, out, _ := execute("user", "list", "--data-dir", dir); strings.Contains(out, "alice") {
+		t.Fatalf("alice still listed: %q", out)
+	}
+	if code, _, stderr := execute("host", "label", "web-1", "env", "--data-dir", dir); code != exitUsage || !strings.Contains(stderr, `"env" is neither key=value (set) nor key- (remove)`) {
+		t.Fatalf("bad label change: %d %q", code, stderr)
+	}
+	if code, _, stderr := execute("host", "label", "web-1", "env=prod", "--data-dir", dir); code != exitFailure || !strings.Contains(stderr, `no enrolled host has id or hostname "web-1"`) {
+		t.Fatalf("unknown host: %d %q", code, stderr)
+	}
+}

@@ -16,6 +16,9 @@ type Source struct {
 	path    string
 	log     *slog.Logger
 	current atomic.Pointer[Policy]
+	// generation counts the policies loaded, so watchers (re-evaluation,
+	// break-glass signing) can tell that the policy changed.
+	generation atomic.Uint64
 
 	mu    sync.Mutex // serialises reloads and guards stamp
 	stamp fileStamp
@@ -35,6 +38,7 @@ func NewSource(path string, log *slog.Logger) (*Source, error) {
 		return nil, err
 	}
 	s.current.Store(pol)
+	s.generation.Add(1)
 	s.stamp = stamp
 	return s, nil
 }
@@ -42,12 +46,21 @@ func NewSource(path string, log *slog.Logger) (*Source, error) {
 // Static wraps a fixed policy, for tests and one-shot commands.
 func Static(p *Policy) *Source {
 	s := &Source{path: p.File, log: slog.New(slog.DiscardHandler)}
-	s.current.Store(p)
+	s.Set(p)
 	return s
+}
+
+// Set puts p in force, as a reload would; for tests and tools.
+func (s *Source) Set(p *Policy) {
+	s.current.Store(p)
+	s.generation.Add(1)
 }
 
 // Current is the policy in force.
 func (s *Source) Current() *Policy { return s.current.Load() }
+
+// Generation changes every time a new policy is put in force.
+func (s *Source) Generation() uint64 { return s.generation.Load() }
 
 // Reload re-reads the file; on error the policy in force is kept.
 func (s *Source) Reload() error {
@@ -61,6 +74,7 @@ func (s *Source) Reload() error {
 		return err
 	}
 	s.current.Store(pol)
+	s.generation.Add(1)
 	s.log.Info("policy loaded", "file", s.path, "roles", len(pol.Roles))
 	return nil
 }

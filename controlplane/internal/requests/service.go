@@ -17,6 +17,8 @@ import (
 // PolicySource yields the policy in force.
 type PolicySource interface {
 	Current() *policy.Policy
+	// Generation changes whenever a new policy is put in force.
+	Generation() uint64
 }
 
 // Observer is told about outcomes, for metrics.

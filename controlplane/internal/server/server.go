@@ -143,6 +143,7 @@ func (s *Server) Run(ctx context.Context, reload <-chan os.Signal) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.policy.Run(loops, s.cfg.PolicyPoll, reload) })
 	wg.Go(func() { s.core.RunExpiry(loops, s.cfg.ExpiryTick) })
+	wg.Go(func() { s.core.RunReevaluation(loops, s.cfg.PolicyPoll) })
 	errs := make(chan error, 2)
 	go func() { errs <- s.grpc.Serve(s.grpcLis) }()
 	go func() { errs <- s.serveHTTP() }()
