@@ -15,6 +15,9 @@ const (
 	KindHost Kind = "host"
 	// KindAdmin is an admin or approver: zpam://admin/<name>.
 	KindAdmin Kind = "admin"
+	// KindWorkload is a non-human client named by a SPIFFE ID URI SAN
+	// (spiffe://trust-domain/path) and no zpam:// identity.
+	KindWorkload Kind = "workload"
 )
 
 const uriScheme = "zpam"
@@ -31,12 +34,17 @@ func (i Identity) URI() *url.URL {
 	return &url.URL{Scheme: uriScheme, Host: string(i.Kind), Path: "/" + i.Name}
 }
 
-func (i Identity) String() string { return i.URI().String() }
+func (i Identity) String() string { return i.uriString() }
 
-// IdentityOf reads the single zpam:// URI SAN of a certificate.
+// IdentityOf reads the single zpam:// URI SAN of a certificate, or else
+// its single spiffe:// URI SAN, which makes it a workload.
 func IdentityOf(cert *x509.Certificate) (Identity, error) {
 	var found []Identity
+	var spiffe []*url.URL
 	for _, u := range cert.URIs {
+		if u.Scheme == spiffeScheme {
+			spiffe = append(spiffe, u)
+		}
 		if u.Scheme != uriScheme {
 			continue
 		}
@@ -46,10 +54,22 @@ func IdentityOf(cert *x509.Certificate) (Identity, error) {
 		}
 		found = append(found, id)
 	}
+	if len(found) == 0 && len(spiffe) == 1 {
+		id, err := ParseSPIFFEID(spiffe[0].String())
+		return Identity{Kind: KindWorkload, Name: id}, err
+	}
 	if len(found) != 1 {
-		return Identity{}, fmt.Errorf("certificate has %d zpam:// identities, expected exactly one", len(found))
+		return Identity{}, fmt.Errorf("certificate has %d zpam:// identities, expected exactly one (or one spiffe:// ID)", len(found))
 	}
 	return found[0], nil
+}
+
+// String of a workload identity is its SPIFFE ID.
+func (i Identity) uriString() string {
+	if i.Kind == KindWorkload {
+		return i.Name
+	}
+	return i.URI().String()
 }
 
 func parseIdentity(u *url.URL) (Identity, error) {

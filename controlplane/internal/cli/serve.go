@@ -31,6 +31,7 @@ func newServe(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&cfg.HTTP, "http", config.DefaultHTTP, "HTTP address of the web console, /healthz and /metrics; loopback unless --http-tls")
 	cmd.Flags().BoolVar(&cfg.HTTPTLS, "http-tls", false, "serve --http over TLS with the control plane's server certificate (needed beyond loopback)")
 	cmd.Flags().StringVar(&cfg.DatabaseURL, "database", "", "database URL; empty: SQLite zpam.db in --data-dir")
+	cmd.Flags().Var(durationValue{&cfg.HostCertTTL}, "host-cert-ttl", "validity of host certificates; agents renew at 2/3 of it (default 24h)")
 	return cmd
 }
 

@@ -31,6 +31,13 @@ type Serve struct {
 	HostCertTTL time.Duration
 }
 
+// Bounds of host certificate validity: short enough that a stolen host
+// key stops working soon, long enough to survive a weekend offline.
+const (
+	MinHostCertTTL = time.Minute
+	MaxHostCertTTL = 30 * 24 * time.Hour
+)
+
 // Defaults of serve; the CLI shows them in --help.
 const (
 	DefaultListen = "127.0.0.1:7443"
@@ -56,6 +63,9 @@ func (s *Serve) CheckAndSetDefaults() error {
 	}
 	s.Database = db
 	s.setTunables()
+	if s.HostCertTTL < MinHostCertTTL || s.HostCertTTL > MaxHostCertTTL {
+		return fmt.Errorf("--host-cert-ttl %s is outside %s to %s", s.HostCertTTL, MinHostCertTTL, MaxHostCertTTL)
+	}
 	return nil
 }
 

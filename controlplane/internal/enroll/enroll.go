@@ -30,6 +30,8 @@ type Config struct {
 	Now     func() time.Time
 	// Enrolled is told of each enrollment attempt, for metrics.
 	Enrolled func(ok bool)
+	// Rotated is told of each certificate rotation, for metrics.
+	Rotated func(ok bool)
 }
 
 // Service admits hosts and people.
@@ -47,6 +49,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.Enrolled == nil {
 		cfg.Enrolled = func(bool) {}
+	}
+	if cfg.Rotated == nil {
+		cfg.Rotated = func(bool) {}
 	}
 	return &Service{cfg: cfg}
 }
@@ -95,10 +100,17 @@ func (s *Service) enroll(ctx context.Context, req Request) (Result, error) {
 	if err != nil {
 		return Result{}, fmt.Errorf("%v: %w", err, errdefs.ErrInvalid)
 	}
+	cert, err := parseCertPEM(certPEM)
+	if err != nil {
+		return Result{}, err
+	}
 	var labels map[string]string
 	err = s.cfg.Store.Update(ctx, func(tx *store.Tx) error {
 		labels, err = admit(tx, tok.SecretHash(), hostID, req, now)
-		return err
+		if err != nil {
+			return err
+		}
+		return tx.SetHostCert(hostID, cert.SerialNumber.Text(16), cert.NotAfter)
 	})
 	if err != nil {
 		return Result{}, err

@@ -127,7 +127,9 @@ func TestReevaluationFollowsHostLabels(t *testing.T) {
 	w, _ := reevalWorld(t)
 	ctx := context.Background()
 	dev, _ := w.s.RequestElevation(ctx, elevation("dev-1", "zed", 3))
-	w.update(func(tx *store.Tx) error { return tx.SetHostLabels("dev-1", map[string]string{"env": "dev", "tier": "web"}) })
+	w.update(func(tx *store.Tx) error {
+		return tx.SetHostLabels("dev-1", map[string]string{"env": "dev", "tier": "web"})
+	})
 	if n, _ := w.s.Reevaluate(ctx, "labels"); n != 0 {
 		t.Fatal("an extra label that the selector ignores must not revoke")
 	}

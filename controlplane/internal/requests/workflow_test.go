@@ -145,7 +145,9 @@ func TestPendingRequestTimesOut(t *testing.T) {
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan error, 1)
-	go func() { done <- w.s.WatchRequest(wctx, "prod-1", v.Request.ID, func(v View) error { watched <- v; return nil }) }()
+	go func() {
+		done <- w.s.WatchRequest(wctx, "prod-1", v.Request.ID, func(v View) error { watched <- v; return nil })
+	}()
 	<-watched // pending
 	w.c.add(29 * time.Minute)
 	if n, _ := w.s.ExpireDue(ctx); n != 0 {

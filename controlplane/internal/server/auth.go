@@ -15,10 +15,29 @@ import (
 
 const (
 	agentPrefix = "/zpam.agent.v1.AgentService/"
-	adminPrefix = "/zpam.admin.v1.AdminService/"
 	// enrollMethod is the only RPC served without a client certificate.
 	enrollMethod = agentPrefix + "Enroll"
 )
+
+// serviceKinds says which kind of certificate may call each service: the
+// one table of who may call what.
+var serviceKinds = map[string]ca.Kind{
+	agentPrefix:                         ca.KindHost,
+	"/zpam.agent.v1.IdentityService/":   ca.KindHost,
+	"/zpam.agent.v1.BreakGlassService/": ca.KindHost,
+	"/zpam.agent.v1.TelemetryService/":  ca.KindHost,
+	"/zpam.admin.v1.AdminService/":      ca.KindAdmin,
+	"/zpam.admin.v1.WorkloadService/":   ca.KindWorkload,
+}
+
+// serviceOf is the "/package.Service/" part of a full method name.
+func serviceOf(method string) string {
+	i := strings.LastIndexByte(method, '/')
+	if i <= 0 {
+		return method
+	}
+	return method[:i+1]
+}
 
 // HostChecker says whether a host id is enrolled and not removed.
 type HostChecker func(ctx context.Context, hostID string) (bool, error)
@@ -61,14 +80,14 @@ func (a *authorizer) authorize(ctx context.Context, method string) (context.Cont
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case strings.HasPrefix(method, agentPrefix) && id.Kind == ca.KindHost:
+	kind, known := serviceKinds[serviceOf(method)]
+	if !known || kind != id.Kind {
+		return nil, status.Errorf(codes.PermissionDenied, "%s may not call %s", id, method)
+	}
+	if id.Kind == ca.KindHost {
 		if err := a.checkHost(ctx, id.Name); err != nil {
 			return nil, err
 		}
-	case strings.HasPrefix(method, adminPrefix) && id.Kind == ca.KindAdmin:
-	default:
-		return nil, status.Errorf(codes.PermissionDenied, "%s may not call %s", id, method)
 	}
 	return context.WithValue(ctx, identityKey{}, id), nil
 }

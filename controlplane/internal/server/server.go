@@ -72,7 +72,7 @@ func (s *Server) open(ctx context.Context) error {
 	m := newMetrics()
 	s.core = requests.New(requests.Config{Store: s.store, Policy: s.policy, WatchBuffer: s.cfg.WatchBuffer, Observer: m, Log: s.log})
 	m.watchCore(s.core)
-	enr := enroll.New(enroll.Config{Store: s.store, Signer: auth, CAPEM: auth.CertPEM, CADER: auth.Cert.Raw, CertTTL: s.cfg.HostCertTTL, Enrolled: m.enrolled})
+	enr := enroll.New(enroll.Config{Store: s.store, Signer: auth, CAPEM: auth.CertPEM, CADER: auth.Cert.Raw, CertTTL: s.cfg.HostCertTTL, Enrolled: m.enrolled, Rotated: m.rotated})
 	if err := s.buildGRPC(layout, auth, enr); err != nil {
 		return err
 	}
@@ -112,6 +112,7 @@ func (s *Server) buildGRPC(layout config.Layout, auth *ca.Authority, enr *enroll
 	)
 	agentv1.RegisterAgentServiceServer(s.grpc, &agentService{core: s.core, enroll: enr})
 	adminv1.RegisterAdminServiceServer(s.grpc, &adminService{core: s.core})
+	agentv1.RegisterIdentityServiceServer(s.grpc, &identityService{enroll: enr})
 	return nil
 }
 
