@@ -27,11 +27,15 @@ type Options struct {
 // Client is the mTLS connection to the control plane as an enrolled host.
 // It is safe for concurrent use.
 type Client struct {
-	conn      *grpc.ClientConn
-	api       agentv1.AgentServiceClient
-	log       *slog.Logger
-	backoff   Backoff
-	connected atomic.Bool
+	conn       *grpc.ClientConn
+	api        agentv1.AgentServiceClient
+	ids        agentv1.IdentityServiceClient
+	breakGlass agentv1.BreakGlassServiceClient
+	log        *slog.Logger
+	backoff    Backoff
+	connected  atomic.Bool
+	// identity is presented at every TLS handshake; Rotate replaces it.
+	identity atomic.Pointer[Identity]
 }
 
 // Dial prepares the connection; it connects lazily and reconnects by itself.
@@ -43,7 +47,9 @@ func Dial(o Options) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	tlsConf, err := mutualTLS(host, o.Identity)
+	c := &Client{log: o.Log, backoff: o.Backoff}
+	c.identity.Store(o.Identity)
+	tlsConf, err := mutualTLS(host, o.Identity, c.Identity)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +59,9 @@ func Dial(o Options) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial control plane: %w", err)
 	}
-	return &Client{conn: conn, api: agentv1.NewAgentServiceClient(conn), log: o.Log, backoff: o.Backoff}, nil
+	c.conn, c.api = conn, agentv1.NewAgentServiceClient(conn)
+	c.ids, c.breakGlass = agentv1.NewIdentityServiceClient(conn), agentv1.NewBreakGlassServiceClient(conn)
+	return c, nil
 }
 
 // connBackoff keeps gRPC's own reconnect delay within our cap; its default

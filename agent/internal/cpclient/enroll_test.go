@@ -38,9 +38,9 @@ func TestEnrollWithMatchingFingerprint(t *testing.T) {
 	if id.HostID == "" || id.Labels["env"] != "dev" {
 		t.Fatalf("identity = %+v, want a host id and label env=dev", id)
 	}
-	st, err := os.Stat(filepath.Join(dir, "host.key"))
+	st, err := os.Stat(filepath.Join(dir, "host.pem"))
 	if err != nil || st.Mode().Perm() != 0o600 {
-		t.Fatalf("host.key: %v, mode %v; want 0600", err, st.Mode().Perm())
+		t.Fatalf("host.pem (key and certificate): %v, mode %v; want 0600", err, st.Mode())
 	}
 	loaded, err := cpclient.LoadIdentity(dir)
 	if err != nil || loaded.HostID != id.HostID {

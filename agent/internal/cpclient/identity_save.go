@@ -24,8 +24,7 @@ func (id *Identity) Save(dir string) error {
 		data []byte
 		mode os.FileMode
 	}{
-		{keyFile, id.keyPEM, 0o600},
-		{certFile, certChainPEM(id.Cert.Certificate), 0o644},
+		{pairFile, id.pairPEM(), 0o600},
 		{caFile, id.CAPEM, 0o644},
 		{labelsFile, labels, 0o644},
 		{hostIDFile, []byte(id.HostID + "\n"), 0o644},
@@ -35,7 +34,31 @@ func (id *Identity) Save(dir string) error {
 			return err
 		}
 	}
+	removeLegacyPair(dir)
 	return nil
+}
+
+// SaveCert replaces the key and certificate after a rotation: one file,
+// one rename, so the stored identity is the old pair or the new one and
+// never a mix.
+func (id *Identity) SaveCert(dir string) error {
+	if err := writeAtomic(filepath.Join(dir, pairFile), id.pairPEM(), 0o600); err != nil {
+		return err
+	}
+	removeLegacyPair(dir)
+	return nil
+}
+
+func (id *Identity) pairPEM() []byte {
+	return append(append([]byte(nil), id.keyPEM...), certChainPEM(id.Cert.Certificate)...)
+}
+
+// removeLegacyPair deletes host.key and host.crt once host.pem holds the
+// pair; LoadIdentity prefers host.pem, so a failure here is harmless.
+func removeLegacyPair(dir string) {
+	for _, name := range []string{keyFile, certFile} {
+		_ = os.Remove(filepath.Join(dir, name))
+	}
 }
 
 func certChainPEM(ders [][]byte) []byte {
@@ -68,6 +91,20 @@ func writeAtomic(path string, data []byte, mode os.FileMode) error {
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return fmt.Errorf("rename %s: %w", tmp, err)
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+// syncDir makes a rename durable: until the directory is synced, a power
+// loss may bring back the old name.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil
 }

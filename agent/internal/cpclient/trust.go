@@ -123,17 +123,21 @@ func firstContactTLS(host string, t trust, v *verdict) *tls.Config {
 	}
 }
 
-// mutualTLS is the config once enrolled: the stored CA, our certificate.
-func mutualTLS(host string, id *Identity) (*tls.Config, error) {
+// mutualTLS is the config once enrolled: the stored CA, and whatever
+// certificate current returns at each handshake, so a rotated one is used
+// from the next connection on.
+func mutualTLS(host string, id *Identity, current func() *Identity) (*tls.Config, error) {
 	pool, err := id.CAPool()
 	if err != nil {
 		return nil, err
 	}
 	return &tls.Config{
-		MinVersion:   tls.VersionTLS13,
-		ServerName:   host,
-		RootCAs:      pool,
-		Certificates: []tls.Certificate{id.Cert},
+		MinVersion: tls.VersionTLS13,
+		ServerName: host,
+		RootCAs:    pool,
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
+			return &current().Cert, nil
+		},
 	}, nil
 }
 

@@ -36,6 +36,9 @@ type Options struct {
 	Backoff cpclient.Backoff
 	// EnrollTimeout bounds first enrollment retries; zero means 60s.
 	EnrollTimeout time.Duration
+	// RotateCheckInterval paces checking whether the host certificate is
+	// due for renewal; zero means 1m.
+	RotateCheckInterval time.Duration
 }
 
 // Daemon is the running agent.
@@ -46,7 +49,8 @@ type Options struct {
 //  2. host identity loaded, or enrolled with the join token
 //  3. control plane client; grant table over the enforcer
 //  4. metrics (served only when metrics_listen is set), then background
-//     loops: grant stream, reaper, allowlist refresh, kernel events, watchdog
+//     loops: grant stream, reaper, allowlist refresh, certificate rotation,
+//     kernel events, watchdog
 //  5. local API socket
 //  6. READY=1 to systemd
 //
@@ -88,6 +92,9 @@ func New(o Options) *Daemon {
 	}
 	if o.EnrollTimeout == 0 {
 		o.EnrollTimeout = 60 * time.Second
+	}
+	if o.RotateCheckInterval == 0 {
+		o.RotateCheckInterval = time.Minute
 	}
 	return &Daemon{o: o, log: o.Log, denials: newDenialLog(), metrics: newAgentMetrics()}
 }
@@ -142,6 +149,7 @@ func (d *Daemon) connect(ctx context.Context) error {
 		return err
 	}
 	d.hostID = id.HostID
+	d.metrics.certExpiry(id.NotAfter())
 	d.cp, err = cpclient.Dial(cpclient.Options{Server: d.o.Config.Server, Identity: id, Log: d.log, Backoff: d.o.Backoff})
 	return err
 }

@@ -60,6 +60,8 @@ type fixture struct {
 	cfg      *config.Config
 	enforcer *fakeEnforcer
 
+	rotateEvery time.Duration
+
 	mu       sync.Mutex
 	notified []string
 	readyOK  bool // READY came after the enforcer was open
@@ -91,7 +93,8 @@ func (f *fixture) daemon() *daemon.Daemon {
 				f.readyOK = opened
 			}
 		},
-		Backoff: cpclient.Backoff{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond},
+		Backoff:             cpclient.Backoff{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond},
+		RotateCheckInterval: f.rotateEvery,
 	})
 }
 

@@ -20,6 +20,7 @@ type agentMetrics struct {
 	reg         *prometheus.Registry
 	mode        *prometheus.GaugeVec
 	escalations *prometheus.CounterVec
+	certExpires prometheus.Gauge
 	srv         *http.Server
 }
 
@@ -35,9 +36,15 @@ func newAgentMetrics() *agentMetrics {
 			Help: "Escalations seen by the kernel hooks, by decision and by how they were attempted.",
 		}, []string{"decision", "via"}),
 	}
-	m.reg.MustRegister(m.mode, m.escalations)
+	m.certExpires = prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "zpam_agent_certificate_expiry_timestamp_seconds",
+		Help: "When the host certificate expires (Unix time); the agent renews it at two thirds of its life.",
+	})
+	m.reg.MustRegister(m.mode, m.escalations, m.certExpires)
 	return m
 }
+
+func (m *agentMetrics) certExpiry(t time.Time) { m.certExpires.Set(float64(t.Unix())) }
 
 // watch registers the metrics read from live components.
 func (m *agentMetrics) watch(e Enforcer, connected func() bool) {

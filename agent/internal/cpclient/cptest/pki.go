@@ -56,8 +56,9 @@ func (p *pki) issueServer() error {
 	return nil
 }
 
-// signHost issues a client certificate for the CSR's key, naming hostID.
-func (p *pki) signHost(csrDER []byte, hostID string) ([]byte, error) {
+// signHost issues a client certificate for the CSR's key, naming hostID,
+// valid for ttl.
+func (p *pki) signHost(csrDER []byte, hostID string, ttl time.Duration) ([]byte, error) {
 	csr, err := x509.ParseCertificateRequest(csrDER)
 	if err != nil {
 		return nil, fmt.Errorf("parse CSR: %w", err)
@@ -66,6 +67,7 @@ func (p *pki) signHost(csrDER []byte, hostID string) ([]byte, error) {
 		return nil, fmt.Errorf("CSR signature: %w", err)
 	}
 	tmpl := template(hostID)
+	tmpl.NotAfter = time.Now().Add(ttl)
 	tmpl.URIs = []*url.URL{{Scheme: "zpam", Host: "host", Path: "/" + hostID}}
 	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
 	cert, err := sign(tmpl, p.ca, csr.PublicKey, p.caKey)

@@ -10,6 +10,7 @@ import (
 	"net"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
@@ -41,6 +42,9 @@ type Server struct {
 	requests    map[string]*commonv1.Request
 	requestSubs map[string][]chan *commonv1.Request
 	canceled    []string
+	certTTL     time.Duration
+	rotations   int
+	serials     []string
 }
 
 // New starts a fake control plane on 127.0.0.1; it stops with the test.
@@ -54,7 +58,7 @@ func New(t testing.TB) *Server {
 		t: t, pki: p, addr: "127.0.0.1:0", decide: Pending,
 		tokens: map[string]bool{}, grants: map[string]*commonv1.Grant{},
 		grantSubs: map[chan *agentv1.GrantEvent]bool{}, requests: map[string]*commonv1.Request{},
-		requestSubs: map[string][]chan *commonv1.Request{},
+		requestSubs: map[string][]chan *commonv1.Request{}, certTTL: time.Hour,
 	}
 	s.Start()
 	t.Cleanup(s.Stop)
@@ -70,6 +74,7 @@ func (s *Server) Start() {
 	}
 	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(s.tlsConfig())))
 	agentv1.RegisterAgentServiceServer(srv, &service{s: s})
+	agentv1.RegisterIdentityServiceServer(srv, &identityService{s: s})
 	s.mu.Lock()
 	s.addr, s.srv = lis.Addr().String(), srv
 	s.mu.Unlock()
@@ -143,6 +148,28 @@ func (s *Server) Watches() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.watches
+}
+
+// SetCertTTL sets the validity of host certificates issued from now on.
+func (s *Server) SetCertTTL(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.certTTL = d
+}
+
+// Rotations counts RotateCertificate calls that issued a certificate.
+func (s *Server) Rotations() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rotations
+}
+
+// PresentedSerials lists the serials of the certificates that opened grant
+// streams, oldest first.
+func (s *Server) PresentedSerials() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.serials...)
 }
 
 // Canceled lists the ids of requests canceled by the agent.

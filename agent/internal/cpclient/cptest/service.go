@@ -33,7 +33,7 @@ func (v *service) Enroll(_ context.Context, req *agentv1.EnrollRequest) (*agentv
 	}
 	s.hosts++
 	hostID := fmt.Sprintf("h-%d", s.hosts)
-	cert, err := s.pki.signHost(req.GetCsrDer(), hostID)
+	cert, err := s.pki.signHost(req.GetCsrDer(), hostID, s.certTTL)
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
@@ -65,6 +65,7 @@ func (v *service) WatchGrants(_ *agentv1.WatchGrantsRequest, stream agentv1.Agen
 	if err != nil {
 		return err
 	}
+	v.s.recordSerial(stream.Context())
 	snap, ch := v.s.subscribeGrants(host)
 	defer v.s.unsubscribeGrants(ch)
 	for _, ev := range snap {
@@ -131,4 +132,34 @@ func (v *service) CancelRequest(ctx context.Context, req *agentv1.CancelRequestR
 		return nil, status.Errorf(codes.NotFound, "no request %s", req.GetRequestId())
 	}
 	return proto.Clone(r).(*commonv1.Request), nil
+}
+
+type identityService struct {
+	agentv1.UnimplementedIdentityServiceServer
+	s *Server
+}
+
+func (v *identityService) RotateCertificate(ctx context.Context, req *agentv1.RotateCertificateRequest) (*agentv1.RotateCertificateResponse, error) {
+	host, err := hostOf(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s := v.s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	cert, err := s.pki.signHost(req.GetCsrDer(), host, s.certTTL)
+	if err != nil {
+		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	s.rotations++
+	return &agentv1.RotateCertificateResponse{CertificatePem: cert}, nil
+}
+
+// recordSerial notes the serial of the client certificate of ctx.
+func (s *Server) recordSerial(ctx context.Context) {
+	p, _ := peer.FromContext(ctx)
+	ti, _ := p.AuthInfo.(credentials.TLSInfo)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.serials = append(s.serials, ti.State.VerifiedChains[0][0].SerialNumber.String())
 }
