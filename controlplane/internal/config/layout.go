@@ -33,3 +33,11 @@ func (l Layout) Policy() string { return filepath.Join(l.Dir, "policy.yaml") }
 
 // Database is the default SQLite database.
 func (l Layout) Database() string { return filepath.Join(l.Dir, "zpam.db") }
+
+// BreakGlassKey is the Ed25519 key that signs offline break-glass
+// policies (0600).
+func (l Layout) BreakGlassKey() string { return filepath.Join(l.Dir, "breakglass-key.pem") }
+
+// BreakGlassCert is the CA's certificate for BreakGlassKey, which agents
+// check a signature against.
+func (l Layout) BreakGlassCert() string { return filepath.Join(l.Dir, "breakglass.pem") }

@@ -31,6 +31,8 @@ type Observer interface {
 	// GrantRevokedByReevaluation counts grants ended because policy,
 	// groups or labels no longer allow them.
 	GrantRevokedByReevaluation()
+	// BreakGlassReported counts break-glass windows on their first report.
+	BreakGlassReported()
 }
 
 // Config configures a Service.
@@ -85,6 +87,7 @@ type nopObserver struct{}
 func (nopObserver) RequestOutcome(store.Status) {}
 func (nopObserver) MFAResult(string)            {}
 func (nopObserver) GrantRevokedByReevaluation() {}
+func (nopObserver) BreakGlassReported()         {}
 
 // write runs fn in a transaction and, once committed, publishes the events
 // fn queued and reports new request statuses.

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/zpam/zpam/controlplane/internal/breakglass"
 	"github.com/zpam/zpam/controlplane/internal/ca"
 	"github.com/zpam/zpam/controlplane/internal/config"
 	"github.com/zpam/zpam/controlplane/internal/enroll"
@@ -72,8 +73,12 @@ func (s *Server) open(ctx context.Context) error {
 	m := newMetrics()
 	s.core = requests.New(requests.Config{Store: s.store, Policy: s.policy, WatchBuffer: s.cfg.WatchBuffer, Observer: m, Log: s.log})
 	m.watchCore(s.core)
+	signer, err := breakglass.LoadOrCreate(layout, auth, time.Now())
+	if err != nil {
+		return err
+	}
 	enr := enroll.New(enroll.Config{Store: s.store, Signer: auth, CAPEM: auth.CertPEM, CADER: auth.Cert.Raw, CertTTL: s.cfg.HostCertTTL, Enrolled: m.enrolled, Rotated: m.rotated})
-	if err := s.buildGRPC(layout, auth, enr); err != nil {
+	if err := s.buildGRPC(layout, auth, enr, signer); err != nil {
 		return err
 	}
 	if err := s.buildHTTP(layout, auth, m); err != nil {
@@ -97,7 +102,7 @@ func (s *Server) buildHTTP(layout config.Layout, auth *ca.Authority, m *metrics)
 	return err
 }
 
-func (s *Server) buildGRPC(layout config.Layout, auth *ca.Authority, enr *enroll.Service) error {
+func (s *Server) buildGRPC(layout config.Layout, auth *ca.Authority, enr *enroll.Service, signer *breakglass.Signer) error {
 	tlsCfg, err := ca.ServerTLS(layout, auth)
 	if err != nil {
 		return err
@@ -113,6 +118,7 @@ func (s *Server) buildGRPC(layout config.Layout, auth *ca.Authority, enr *enroll
 	agentv1.RegisterAgentServiceServer(s.grpc, &agentService{core: s.core, enroll: enr})
 	adminv1.RegisterAdminServiceServer(s.grpc, &adminService{core: s.core})
 	agentv1.RegisterIdentityServiceServer(s.grpc, &identityService{enroll: enr})
+	agentv1.RegisterBreakGlassServiceServer(s.grpc, &breakGlassService{core: s.core, signer: signer})
 	return nil
 }
 
