@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/zpam/zpam/agent/internal/statefile"
 )
 
 // Save writes the identity to dir (created 0700). Each file is written to
@@ -30,7 +32,7 @@ func (id *Identity) Save(dir string) error {
 		{hostIDFile, []byte(id.HostID + "\n"), 0o644},
 	}
 	for _, f := range files {
-		if err := writeAtomic(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
+		if err := statefile.Write(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
 			return err
 		}
 	}
@@ -42,7 +44,7 @@ func (id *Identity) Save(dir string) error {
 // one rename, so the stored identity is the old pair or the new one and
 // never a mix.
 func (id *Identity) SaveCert(dir string) error {
-	if err := writeAtomic(filepath.Join(dir, pairFile), id.pairPEM(), 0o600); err != nil {
+	if err := statefile.Write(filepath.Join(dir, pairFile), id.pairPEM(), 0o600); err != nil {
 		return err
 	}
 	removeLegacyPair(dir)
@@ -67,44 +69,4 @@ func certChainPEM(ders [][]byte) []byte {
 		out = append(out, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})...)
 	}
 	return out
-}
-
-// writeAtomic creates the file with its final mode before any byte is
-// written, so the key is never readable by others, even briefly.
-func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	_ = os.Remove(tmp)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", tmp, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", tmp, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("sync %s: %w", tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename %s: %w", tmp, err)
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-// syncDir makes a rename durable: until the directory is synced, a power
-// loss may bring back the old name.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", dir, err)
-	}
-	return nil
 }

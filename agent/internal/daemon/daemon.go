@@ -11,6 +11,7 @@ import (
 
 	sd "github.com/coreos/go-systemd/v22/daemon"
 
+	"github.com/zpam/zpam/agent/internal/breakglass"
 	"github.com/zpam/zpam/agent/internal/config"
 	"github.com/zpam/zpam/agent/internal/cpclient"
 	"github.com/zpam/zpam/agent/internal/grant"
@@ -39,6 +40,10 @@ type Options struct {
 	// RotateCheckInterval paces checking whether the host certificate is
 	// due for renewal; zero means 1m.
 	RotateCheckInterval time.Duration
+	// BreakGlassRefresh paces fetching the signed break-glass policy;
+	// zero means 5m. BreakGlassRetry paces retries of fetches and of
+	// unacknowledged reports; zero means 3s.
+	BreakGlassRefresh, BreakGlassRetry time.Duration
 }
 
 // Daemon is the running agent.
@@ -67,6 +72,7 @@ type Daemon struct {
 	denials  *denialLog
 	metrics  *agentMetrics
 	api      *localapi.Server
+	bg       *breakglass.Manager
 	hostID   string
 
 	cancel context.CancelFunc
@@ -95,6 +101,12 @@ func New(o Options) *Daemon {
 	}
 	if o.RotateCheckInterval == 0 {
 		o.RotateCheckInterval = time.Minute
+	}
+	if o.BreakGlassRefresh == 0 {
+		o.BreakGlassRefresh = 5 * time.Minute
+	}
+	if o.BreakGlassRetry == 0 {
+		o.BreakGlassRetry = 3 * time.Second
 	}
 	return &Daemon{o: o, log: o.Log, denials: newDenialLog(), metrics: newAgentMetrics()}
 }
@@ -151,7 +163,17 @@ func (d *Daemon) connect(ctx context.Context) error {
 	d.hostID = id.HostID
 	d.metrics.certExpiry(id.NotAfter())
 	d.cp, err = cpclient.Dial(cpclient.Options{Server: d.o.Config.Server, Identity: id, Log: d.log, Backoff: d.o.Backoff})
-	return err
+	if err != nil {
+		return err
+	}
+	d.bg = breakglass.New(breakglass.Options{StateDir: d.o.Config.StateDir, HostID: id.HostID, CAPEM: id.CAPEM,
+		Grants: d.table, Upstream: d.cp, Log: d.log, Terminal: writeTTY})
+	// Break-glass windows not reported before the last stop are not in the
+	// control plane's snapshot yet; keep their kernel entries.
+	for _, r := range d.bg.Pending() {
+		d.table.KeepLocal(r.GetGrantId(), r.GetExpiresAt().AsTime())
+	}
+	return nil
 }
 
 func (d *Daemon) startMetrics() error {
@@ -165,7 +187,7 @@ func (d *Daemon) startMetrics() error {
 func (d *Daemon) startAPI() error {
 	d.api = localapi.New(localapi.Options{
 		Socket: d.o.Config.Socket, Mode: d.enforcer.Mode(), HostID: d.hostID, Version: d.o.Version,
-		ControlPlane: d.cp, Grants: d.table, Denials: d.denials, Log: d.log,
+		ControlPlane: d.cp, Grants: d.table, Denials: d.denials, BreakGlass: d.bg, Log: d.log,
 	})
 	if err := d.api.Start(); err != nil {
 		d.api = nil

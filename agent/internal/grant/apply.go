@@ -3,6 +3,7 @@ package grant
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/zpam/zpam/agent/internal/kernel"
 	agentv1 "github.com/zpam/zpam/proto/zpam/agent/v1"
@@ -87,6 +88,31 @@ func (t *Table) remove(id string, why error) error {
 	return errors.Join(errs...)
 }
 
+// PutLocal writes a grant this agent decided itself (break-glass) and
+// keeps it across snapshots of the control plane until it expires.
+func (t *Table) PutLocal(g *commonv1.Grant) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.upsert(g); err != nil {
+		return err
+	}
+	t.local[g.GetId()] = g.GetExpiresAt().AsTime()
+	return nil
+}
+
+// KeepLocal protects a kernel entry written by an earlier run of the
+// agent (a break-glass grant not yet reported) from the next snapshot.
+func (t *Table) KeepLocal(id string, expires time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.local[id] = expires
+}
+
+func (t *Table) isLocal(id string) bool {
+	exp, ok := t.local[id]
+	return ok && exp.After(t.now())
+}
+
 // synced removes every kernel entry the new stream did not name.
 func (t *Table) synced() error {
 	entries, err := t.k.ListGrants()
@@ -95,13 +121,13 @@ func (t *Table) synced() error {
 	}
 	var errs []error
 	for _, e := range entries {
-		if !t.seen[e.ID] {
+		if !t.seen[e.ID] && !t.isLocal(e.ID) {
 			errs = append(errs, t.deleteEntry(e))
 			t.forget(e.ID, fmt.Errorf("%w: no longer active on the control plane", ErrEnded))
 		}
 	}
 	for id := range t.active {
-		if !t.seen[id] {
+		if !t.seen[id] && !t.isLocal(id) {
 			t.forget(id, fmt.Errorf("%w: no longer active on the control plane", ErrEnded))
 		}
 	}

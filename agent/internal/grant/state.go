@@ -34,6 +34,7 @@ func (t *Table) vacate(s slot, id string) {
 // forget drops id from the table and tells its waiters why.
 func (t *Table) forget(id string, why error) {
 	delete(t.active, id)
+	delete(t.local, id)
 	for s, held := range t.slots {
 		if held == id {
 			delete(t.slots, s)

@@ -48,6 +48,10 @@ type Table struct {
 	seen    map[string]bool            // ids named since the stream opened
 	ended   map[string]ended           // recently ended, for late waiters
 	waiters map[string][]chan error
+	// local are grants this agent decided itself (break-glass), until
+	// their expiry: a snapshot of the control plane, which may not know
+	// them yet, must not remove them.
+	local map[string]time.Time
 }
 
 // New makes an empty table over k.
@@ -55,7 +59,7 @@ func New(k Kernel, log *slog.Logger) *Table {
 	return &Table{
 		k: k, log: log, now: time.Now,
 		active: map[string]*commonv1.Grant{}, slots: map[slot]string{}, seen: map[string]bool{},
-		ended: map[string]ended{}, waiters: map[string][]chan error{},
+		ended: map[string]ended{}, waiters: map[string][]chan error{}, local: map[string]time.Time{},
 	}
 }
 

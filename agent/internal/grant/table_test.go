@@ -117,3 +117,23 @@ func TestUpsertRejectsOverlongID(t *testing.T) {
 		t.Fatal("overlong grant id accepted")
 	}
 }
+
+func TestLocalGrantSurvivesSnapshotsUntilRevoked(t *testing.T) {
+	tb, k := newTable(t)
+	bg := sessionGrant("bg-1", 1000, 7, time.Hour)
+	if err := tb.PutLocal(bg); err != nil {
+		t.Fatal(err)
+	}
+	tb.KeepLocal("bg-old", time.Now().Add(time.Hour)) // from an earlier run
+	_ = k.PutGrant(kernel.Grant{ID: "bg-old", UID: 1001, SessionID: 3, ExpiresAt: time.Now().Add(time.Hour)})
+	_ = k.PutGrant(kernel.Grant{ID: "stale", UID: 1002, SessionID: 4, ExpiresAt: time.Now().Add(time.Hour)})
+	tb.StreamOpened()
+	apply(t, tb, syncedEv) // the control plane does not know them yet
+	if ids := k.IDs(); !slices.Equal(ids, []string{"bg-1", "bg-old"}) {
+		t.Fatalf("after a snapshot without them kernel has %v, want [bg-1 bg-old]", ids)
+	}
+	apply(t, tb, removeEv("bg-1")) // a revocation upstream still applies
+	if k.Has("bg-1") {
+		t.Fatal("REMOVE of a break-glass grant was not applied")
+	}
+}

@@ -48,7 +48,9 @@ type Options struct {
 	ControlPlane ControlPlane
 	Grants       Grants
 	Denials      Denials
-	Log          *slog.Logger
+	// BreakGlass, when set, serves pamctl break-glass.
+	BreakGlass BreakGlass
+	Log        *slog.Logger
 	// EnforceTimeout bounds the wait between "granted" upstream and the
 	// grant reaching this host's kernel; zero means 30s.
 	EnforceTimeout time.Duration
@@ -77,6 +79,7 @@ func New(o Options) *Server {
 	s := &Server{o: o, inflight: map[uint32]int{}, done: make(chan struct{})}
 	s.srv = grpc.NewServer(grpc.Creds(peerCreds{}), grpc.MaxRecvMsgSize(64<<10))
 	localv1.RegisterLocalAgentServer(s.srv, s)
+	localv1.RegisterLocalBreakGlassServer(s.srv, &breakGlassServer{s: s})
 	return s
 }
 

@@ -30,7 +30,7 @@ func NewCommand(version string) *cobra.Command {
 		Version: version,
 	}
 	root.PersistentFlags().StringVar(&g.socket, "socket", DefaultSocket, "the agent's local API socket")
-	root.AddCommand(newElevateCommand(g), newStatusCommand(g))
+	root.AddCommand(newElevateCommand(g), newStatusCommand(g), newBreakGlassCommand(g))
 	return root
 }
 

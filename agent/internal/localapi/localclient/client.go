@@ -18,6 +18,7 @@ import (
 // Client is pamctl's connection to the agent.
 type Client struct {
 	localv1.LocalAgentClient
+	localv1.LocalBreakGlassClient
 	conn *grpc.ClientConn
 
 	mu      sync.Mutex
@@ -39,7 +40,7 @@ func Dial(socket string) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dial agent: %w", err)
 	}
-	c.conn, c.LocalAgentClient = conn, localv1.NewLocalAgentClient(conn)
+	c.conn, c.LocalAgentClient, c.LocalBreakGlassClient = conn, localv1.NewLocalAgentClient(conn), localv1.NewLocalBreakGlassClient(conn)
 	return c, nil
 }
 
