@@ -31,7 +31,9 @@ type stack struct {
 	http     string // control plane web console, /healthz, /metrics
 	metrics  string // the agent's Prometheus endpoint
 	agent    *proc
+	cp       *proc
 	restarts int
+	cpStarts int
 }
 
 // startStack brings a stack up with policy as the control plane's
@@ -54,9 +56,7 @@ func startStack(t *testing.T, policy string) *stack {
 		t.Fatal(err)
 	}
 	s.http = freeAddr(t)
-	daemon(t, work, "controlplane", s.path("pam-controlplane"), "serve",
-		"--data-dir", s.dataDir, "--listen", s.listen, "--http", s.http)
-	waitFor(t, "control plane /healthz", 15*time.Second, healthy(s.http))
+	s.startControlPlane(t)
 
 	token := strings.TrimSpace(run(t, s.path("pam-controlplane"), "token", "create", "--data-dir", s.dataDir, "--ttl", "5m"))
 	if err := os.WriteFile(filepath.Join(work, "agent.yaml"), []byte("# e2e: everything comes from flags\nlabels: {env: e2e}\n"), 0o600); err != nil {
@@ -67,6 +67,23 @@ func startStack(t *testing.T, policy string) *stack {
 }
 
 func (s *stack) path(binary string) string { return filepath.Join(s.bin, binary) }
+
+// startControlPlane serves the stack's data dir on its fixed addresses
+// and waits until it is healthy.
+func (s *stack) startControlPlane(t *testing.T) {
+	t.Helper()
+	name := "controlplane"
+	if s.cpStarts > 0 {
+		name = fmt.Sprintf("controlplane-restart%d", s.cpStarts)
+	}
+	s.cpStarts++
+	s.cp = daemon(t, s.work, name, s.path("pam-controlplane"), "serve",
+		"--data-dir", s.dataDir, "--listen", s.listen, "--http", s.http)
+	waitFor(t, "control plane /healthz", 15*time.Second, healthy(s.http))
+}
+
+// stopControlPlane stops the control plane, as an outage would.
+func (s *stack) stopControlPlane() { s.cp.stop() }
 
 // startAgent runs pam-agent on the stack's state dir, socket and pins and
 // waits until it answers on the socket.
