@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/zpam/zpam/agent/internal/kernel"
 	agentv1 "github.com/zpam/zpam/proto/zpam/agent/v1"
 	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
@@ -40,6 +42,11 @@ func (t *Table) upsert(g *commonv1.Grant) error {
 	if !g.GetExpiresAt().AsTime().After(t.now()) {
 		return t.remove(g.GetId(), ErrExpired)
 	}
+	g, err := t.withLocalUID(g)
+	if err != nil {
+		t.notify(g.GetId(), err)
+		return err
+	}
 	kg := toKernel(g)
 	if err := t.k.PutGrant(kg); err != nil {
 		t.notify(g.GetId(), err)
@@ -57,6 +64,24 @@ func (t *Table) upsert(g *commonv1.Grant) error {
 	t.log.Info("grant enforced", "grant_id", g.GetId(), "uid", kg.UID, "session", kg.SessionID, "expires_at", kg.ExpiresAt)
 	t.notify(g.GetId(), nil)
 	return nil
+}
+
+// withLocalUID resolves a workload grant's service account on this host:
+// the control plane names the account, each host knows its own uid.
+func (t *Table) withLocalUID(g *commonv1.Grant) (*commonv1.Grant, error) {
+	if g.GetWorkloadId() == "" {
+		return g, nil
+	}
+	uid, err := t.resolveUID(g.GetUser())
+	if err != nil {
+		return g, fmt.Errorf("workload grant %s for %s: %w", g.GetId(), g.GetWorkloadId(), err)
+	}
+	if uid == 0 {
+		return g, fmt.Errorf("workload grant %s names root, which needs no grant", g.GetId())
+	}
+	g = proto.Clone(g).(*commonv1.Grant)
+	g.Uid = uid
+	return g, nil
 }
 
 func checkGrant(g *commonv1.Grant) error {

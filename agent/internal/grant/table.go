@@ -3,11 +3,13 @@
 package grant
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"sync"
 	"time"
 
+	"github.com/zpam/zpam/agent/internal/accounts"
 	"github.com/zpam/zpam/agent/internal/kernel"
 	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
 )
@@ -41,6 +43,9 @@ type Table struct {
 	k   Kernel
 	log *slog.Logger
 	now func() time.Time
+	// resolveUID turns a workload grant's service account into this
+	// host's uid for it.
+	resolveUID func(name string) (uint32, error)
 
 	mu      sync.Mutex
 	active  map[string]*commonv1.Grant // in the kernel, written by us
@@ -58,7 +63,8 @@ type Table struct {
 func New(k Kernel, log *slog.Logger) *Table {
 	return &Table{
 		k: k, log: log, now: time.Now,
-		active: map[string]*commonv1.Grant{}, slots: map[slot]string{}, seen: map[string]bool{},
+		resolveUID: func(name string) (uint32, error) { return accounts.UID(context.Background(), name) },
+		active:     map[string]*commonv1.Grant{}, slots: map[slot]string{}, seen: map[string]bool{},
 		ended: map[string]ended{}, waiters: map[string][]chan error{}, local: map[string]time.Time{},
 	}
 }

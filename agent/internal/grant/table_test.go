@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -135,5 +136,31 @@ func TestLocalGrantSurvivesSnapshotsUntilRevoked(t *testing.T) {
 	apply(t, tb, removeEv("bg-1")) // a revocation upstream still applies
 	if k.Has("bg-1") {
 		t.Fatal("REMOVE of a break-glass grant was not applied")
+	}
+}
+
+func TestWorkloadGrantUsesThisHostsUID(t *testing.T) {
+	tb, k := newTable(t)
+	tb.resolveUID = func(name string) (uint32, error) {
+		if name == "deploy" {
+			return 2001, nil
+		}
+		return 0, errors.New("user " + name + " does not exist on this host")
+	}
+	wl := &commonv1.Grant{Id: "g-wl", User: "deploy", WorkloadId: "spiffe://zpam.example/ci/deploy",
+		Scope: commonv1.GrantScope_GRANT_SCOPE_USER, ExpiresAt: timestamppb.New(time.Now().Add(time.Hour))}
+	tb.StreamOpened()
+	apply(t, tb, upsert(wl))
+	got, _ := k.ListGrants()
+	if len(got) != 1 || got[0].UID != 2001 || got[0].SessionID != kernel.AnySession {
+		t.Fatalf("kernel has %v, want g-wl at uid 2001 for every session", got)
+	}
+	missing := &commonv1.Grant{Id: "g-none", User: "ghost", WorkloadId: "spiffe://zpam.example/ci/x",
+		Scope: commonv1.GrantScope_GRANT_SCOPE_USER, ExpiresAt: timestamppb.New(time.Now().Add(time.Hour))}
+	if err := tb.HandleGrantEvent(upsert(missing)); err == nil || !strings.Contains(err.Error(), "ghost does not exist") {
+		t.Fatalf("grant for a missing account: %v", err)
+	}
+	if k.Has("g-none") {
+		t.Fatal("a grant for a missing account was written")
 	}
 }

@@ -1,7 +1,11 @@
 package ca
 
 import (
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
+	"net/url"
+	"time"
 
 	"github.com/spiffe/go-spiffe/v2/spiffeid"
 )
@@ -19,4 +23,29 @@ func ParseSPIFFEID(s string) (string, error) {
 		return "", fmt.Errorf("SPIFFE ID %q names only a trust domain; add a path like /ci/deploy", s)
 	}
 	return id.String(), nil
+}
+
+// MaxWorkloadValidity bounds workload certificates: automation should
+// fetch fresh ones rather than keep a long-lived key.
+const MaxWorkloadValidity = 30 * 24 * time.Hour
+
+// IssueWorkload makes a client credential whose only identity is the
+// SPIFFE ID spiffeID (a URI SAN), valid for validity.
+func (a *Authority) IssueWorkload(spiffeID string, validity time.Duration, now time.Time) (Leaf, error) {
+	id, err := ParseSPIFFEID(spiffeID)
+	if err != nil {
+		return Leaf{}, err
+	}
+	if validity <= 0 || validity > MaxWorkloadValidity {
+		return Leaf{}, fmt.Errorf("workload certificate validity %s is outside 1s to %s", validity, MaxWorkloadValidity)
+	}
+	u, err := url.Parse(id)
+	if err != nil {
+		return Leaf{}, fmt.Errorf("parse SPIFFE ID: %w", err)
+	}
+	return a.issueWithNewKey(func(t *x509.Certificate) {
+		t.Subject = pkix.Name{CommonName: id}
+		t.URIs = []*url.URL{u}
+		t.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+	}, now, validity)
 }

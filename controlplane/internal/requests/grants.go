@@ -42,6 +42,7 @@ func newGrant(r store.Request, now time.Time, rev int64) store.Grant {
 		ID: uuid.NewString(), RequestID: r.ID, HostID: r.HostID, User: r.User, UID: r.UID,
 		Scope: scope, SessionID: session, GrantedAt: now, ExpiresAt: now.Add(r.Duration),
 		Commands: r.Commands, Approvers: r.ApprovedBy, Role: r.Role, State: store.GrantActive, Revision: rev,
+		WorkloadID: r.WorkloadID, BreakGlass: r.BreakGlass,
 	}
 }
 

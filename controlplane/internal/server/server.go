@@ -119,6 +119,7 @@ func (s *Server) buildGRPC(layout config.Layout, auth *ca.Authority, enr *enroll
 	adminv1.RegisterAdminServiceServer(s.grpc, &adminService{core: s.core})
 	agentv1.RegisterIdentityServiceServer(s.grpc, &identityService{enroll: enr})
 	agentv1.RegisterBreakGlassServiceServer(s.grpc, &breakGlassService{core: s.core, signer: signer})
+	adminv1.RegisterWorkloadServiceServer(s.grpc, &workloadService{core: s.core})
 	return nil
 }
 
@@ -138,6 +139,9 @@ func (s *Server) GRPCAddr() net.Addr { return s.grpcLis.Addr() }
 
 // HTTPAddr is the bound HTTP address.
 func (s *Server) HTTPAddr() net.Addr { return s.httpLis.Addr() }
+
+// Reload re-reads policy.yaml now, as SIGHUP does.
+func (s *Server) Reload() error { return s.policy.Reload() }
 
 // Core is the request service, for tests.
 func (s *Server) Core() *requests.Service { return s.core }
