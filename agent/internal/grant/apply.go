@@ -28,6 +28,7 @@ func (t *Table) HandleGrantEvent(ev *agentv1.GrantEvent) error {
 	case agentv1.GrantEvent_KIND_UPSERT:
 		return t.upsert(ev.GetGrant())
 	case agentv1.GrantEvent_KIND_REMOVE:
+		t.log.Info("grant ended by the control plane", "grant_id", ev.GetGrant().GetId(), "reason", ev.GetReason())
 		return t.remove(ev.GetGrant().GetId(), fmt.Errorf("%w: %s", ErrEnded, ev.GetReason()))
 	case agentv1.GrantEvent_KIND_SYNCED:
 		return t.synced()
