@@ -53,6 +53,7 @@ func newPolicyTest(e *env) *cobra.Command {
 	fl.StringVar(&f.in.Reason, "reason", "", "reason given")
 	fl.BoolVar(&f.in.TTY, "tty", true, "request comes from a terminal")
 	fl.StringVar(&f.in.SourceAddress, "source", "", "source address of the login")
+	fl.StringVar(&f.in.WorkloadID, "workload", "", "SPIFFE ID of a workload asking for the service account --user")
 	return cmd
 }
 
@@ -70,7 +71,8 @@ func testPolicy(e *env, f policyTestFlags) error {
 	}
 	fmt.Fprintf(e.stdout, "role: %s\nscope: %s\nmfa: %t\n", d.Role, d.Scope, d.MFA)
 	if d.Outcome == policy.NeedApprovals {
-		fmt.Fprintf(e.stdout, "approvals: %d from %s\n", d.ApprovalsNeeded, approversText(d.Approvers))
+		fmt.Fprintf(e.stdout, "approvals: %d from %s\napprover mfa: %t\napproval timeout: %s\n",
+			d.ApprovalsNeeded, approversText(d.Approvers), d.ApprovalMFA, d.ApprovalTimeout)
 	}
 	return nil
 }

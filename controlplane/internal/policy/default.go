@@ -21,6 +21,14 @@ groups:
   admins: []
   # sec-leads: [carol, dave]
 
+# Offline emergency access (pamctl break-glass), signed for each host and
+# cached by its agent, usable while the control plane is unreachable:
+# break_glass:
+#   users: ["@admins"]       # groups are expanded when signing
+#   hosts: {env: prod}       # omitted = all hosts
+#   max_duration: 30m        # at most 4h
+#   valid_for: 72h           # how long an agent may use its cached copy
+
 roles:
   # Safe default: admins may elevate anywhere for up to 1h, each request
   # approved by another admin (never by the requester).
@@ -36,13 +44,22 @@ roles:
   #   max_duration: 1h                  # required; requests for longer are denied
   #   auto_approve: false               # true: granted at once (no approvers)
   #   mfa: true                         # the requester must give a current TOTP code
-  #   approvals: {count: 1, from: ["@sec-leads"]}   # N approvers; from empty = any admin
+  #   approvals: {count: 1, from: ["@sec-leads"], mfa: true}
+  #       # N approvers; from empty = any admin; mfa: each approver gives a TOTP code
+  #   approval_timeout: 30m             # a request nobody decides in time is TIMED_OUT (default 1h)
   #   hours: "Mon-Fri 07:00-20:00 UTC"  # [days] HH:MM-HH:MM zone (IANA, e.g. Europe/Berlin)
   #   when: 'request.tty && request.reason.size() > 10'
   #       # CEL over request.user, request.host (labels map), request.duration
   #       # (seconds), request.reason, request.tty, request.source_address,
   #       # request.time (timestamp)
   #   scope: session                    # default; "user": every session of the user
+  #
+  # - name: ci-deploy                   # for workloads (SPIFFE-ID certificates) only
+  #   workloads: ["spiffe://example.org/ci/*"]   # globs; * stays within one path segment
+  #   users: [deploy]                   # the service accounts they may ask for
+  #   hosts: {env: prod}
+  #   max_duration: 10m
+  #   auto_approve: true
   #
   # - name: dev-self-service
   #   users: ["*"]

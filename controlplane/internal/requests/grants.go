@@ -2,6 +2,7 @@ package requests
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,8 +27,16 @@ func issueGrant(tx *store.Tx, out *outbox, r *store.Request, actor string, now t
 	r.Status, r.GrantID, r.UpdatedAt = store.StatusGranted, g.ID, now
 	out.grant(GrantEvent{Kind: Upsert, Revision: rev, Grant: g})
 	return auditRequest(tx, AuditGranted, actor, *r, now, map[string]any{
-		"expires_at": g.ExpiresAt, "scope": g.Scope, "session_id": g.SessionID, "revision": rev,
+		"reason": grantReason(*r, actor), "expires_at": g.ExpiresAt, "scope": g.Scope, "session_id": g.SessionID,
+		"revision": rev, "approvers": g.Approvers, "workload_id": g.WorkloadID,
 	})
+}
+
+func grantReason(r store.Request, actor string) string {
+	if actor == ActorSystem {
+		return fmt.Sprintf("auto-approved by role %s", r.Role)
+	}
+	return fmt.Sprintf("approved by %s (%d of %d)", strings.Join(r.ApprovedBy, ", "), len(r.ApprovedBy), r.ApprovalsNeeded)
 }
 
 func newGrant(r store.Request, now time.Time, rev int64) store.Grant {
