@@ -16,12 +16,14 @@ const ActorPolicy = "policy"
 // reevaluateBatch bounds one re-evaluation transaction.
 const reevaluateBatch = 100
 
-// RunReevaluation re-evaluates every active grant whenever the policy in
-// force or the directory (people's groups, hosts' labels, registrations)
-// changes, checking every tick until ctx ends. The directory revision is
-// read from the store, so changes made by other processes (the CLI) count.
+// RunReevaluation re-evaluates every active grant at the first tick (the
+// policy or the directory may have changed while the control plane was
+// down) and then whenever the policy in force or the directory (people's
+// groups, hosts' labels, registrations) changes, checking every tick until
+// ctx ends. The directory revision is read from the store, so changes made
+// by other processes (the CLI) count.
 func (s *Service) RunReevaluation(ctx context.Context, tick time.Duration) {
-	lastPolicy, lastDir := s.policy.Generation(), s.directoryRevision(ctx)
+	lastPolicy, lastDir, started := s.policy.Generation(), s.directoryRevision(ctx), false
 	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
 	for {
@@ -31,11 +33,14 @@ func (s *Service) RunReevaluation(ctx context.Context, tick time.Duration) {
 		case <-ticker.C:
 		}
 		gen, dir := s.policy.Generation(), s.directoryRevision(ctx)
-		if gen == lastPolicy && dir == lastDir {
+		if started && gen == lastPolicy && dir == lastDir {
 			continue
 		}
-		cause := "policy reloaded"
-		if gen == lastPolicy {
+		cause := "control plane started"
+		switch {
+		case gen != lastPolicy:
+			cause = "policy reloaded"
+		case dir != lastDir:
 			cause = "groups or host labels changed"
 		}
 		n, err := s.Reevaluate(ctx, cause)
@@ -46,7 +51,7 @@ func (s *Service) RunReevaluation(ctx context.Context, tick time.Duration) {
 			continue
 		}
 		s.log.Info("grants re-evaluated", "cause", cause, "revoked", n)
-		lastPolicy, lastDir = gen, dir
+		lastPolicy, lastDir, started = gen, dir, true
 	}
 }
 
