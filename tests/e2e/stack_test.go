@@ -34,20 +34,22 @@ type stack struct {
 	cp       *proc
 	restarts int
 	cpStarts int
+	// serveFlags are added to pam-controlplane serve.
+	serveFlags []string
 }
 
 // startStack brings a stack up with policy as the control plane's
-// policy.yaml. Everything it starts or creates (processes, pins, files)
+// policy.yaml and serveFlags added to pam-controlplane serve. Everything it starts or creates (processes, pins, files)
 // is removed when the test ends, even when it fails. The caller must hold
 // the root-test lock.
-func startStack(t *testing.T, policy string) *stack {
+func startStack(t *testing.T, policy string, serveFlags ...string) *stack {
 	t.Helper()
 	if _, err := os.Stat("/usr/bin/sudo"); err != nil {
 		t.Fatal("real sudo is required (make test installs it): ", err)
 	}
 	work := worldReadableDir(t)
 	s := &stack{bin: binDir(t), work: work, dataDir: filepath.Join(work, "cp"), pinDir: roottest.PinDir(t),
-		sock: filepath.Join(work, "agent.sock"), listen: freeAddr(t), metrics: freeAddr(t)}
+		sock: filepath.Join(work, "agent.sock"), listen: freeAddr(t), metrics: freeAddr(t), serveFlags: serveFlags}
 	// Registered first, so it runs last: after the agent has stopped.
 	t.Cleanup(func() { run(t, s.path("pam-agent"), "uninstall", "--pin-dir", s.pinDir) })
 
@@ -77,8 +79,8 @@ func (s *stack) startControlPlane(t *testing.T) {
 		name = fmt.Sprintf("controlplane-restart%d", s.cpStarts)
 	}
 	s.cpStarts++
-	s.cp = daemon(t, s.work, name, s.path("pam-controlplane"), "serve",
-		"--data-dir", s.dataDir, "--listen", s.listen, "--http", s.http)
+	argv := append([]string{s.path("pam-controlplane"), "serve", "--data-dir", s.dataDir, "--listen", s.listen, "--http", s.http}, s.serveFlags...)
+	s.cp = daemon(t, s.work, name, argv...)
 	waitFor(t, "control plane /healthz", 15*time.Second, healthy(s.http))
 }
 

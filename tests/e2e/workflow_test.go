@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"crypto/x509"
+	"encoding/pem"
 	"os"
 	"path/filepath"
 	"strings"
@@ -55,4 +57,46 @@ func TestRootPendingRequestTimesOut(t *testing.T) {
 		t.Fatalf("pamctl elevate: %v; want exit 4 saying the request timed out", o)
 	}
 	wantKilled(t, "sudo after the timeout", u.run("sudo", "-n", "true"))
+}
+
+// TestRootAgentRotatesItsCertificate: with one-minute host certificates
+// the agent renews at once (two thirds of the life are behind it, the CA
+// back-dates by five minutes); the control plane records the new
+// certificate, and a restarted agent authenticates with it and still gets
+// grants enforced.
+func TestRootAgentRotatesItsCertificate(t *testing.T) {
+	u := setupRoot(t, "zpam-e2e-rotate")[0]
+	s := startStack(t, selfService("user", "zpam-e2e-rotate"), "--host-cert-ttl", "1m")
+	waitFor(t, "a rotation", 20*time.Second, func() bool { return strings.Contains(s.agentLog(t), "host certificate rotated") })
+	serial := certSerial(t, filepath.Join(s.work, "state", "host.pem"))
+	if hosts := run(t, s.path("pam-controlplane"), "host", "list", "--data-dir", s.dataDir); !strings.Contains(hosts, " "+serial+" ") {
+		t.Fatalf("the control plane does not list the rotated certificate %s:\n%s", serial, hosts)
+	}
+	s.agent.stop()
+	s.startAgent(t)
+	s.elevate(t, u)
+	wantRoot(t, "sudo after a restart on the rotated certificate", u.run("sudo", "-n", "id", "-u"))
+	if log := s.agentLog(t); strings.Contains(log, "enrolled") {
+		t.Fatalf("the restarted agent enrolled again instead of using its rotated certificate:\n%s", log)
+	}
+}
+
+// certSerial is the serial (hex) of the certificate in a PEM file.
+func certSerial(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for block, rest := pem.Decode(data); block != nil; block, rest = pem.Decode(rest) {
+		if block.Type == "CERTIFICATE" {
+			cert, err := x509.ParseCertificate(block.Bytes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return cert.SerialNumber.Text(16)
+		}
+	}
+	t.Fatalf("%s holds no certificate", path)
+	return ""
 }

@@ -14,7 +14,10 @@ func (d *Daemon) startLoops(ctx context.Context) {
 	d.goLoop(func() { every(ctx, d.o.ReapInterval, d.reap) })
 	d.goLoop(func() { d.consumeEvents(ctx) })
 	d.goLoop(func() { every(ctx, d.o.AllowlistInterval, d.refreshAllowlist) })
-	d.goLoop(func() { every(ctx, d.o.RotateCheckInterval, func() { d.rotateIfDue(ctx) }) })
+	d.goLoop(func() {
+		d.rotateIfDue(ctx) // a certificate may be due already after a long stop
+		every(ctx, d.o.RotateCheckInterval, func() { d.rotateIfDue(ctx) })
+	})
 	d.goLoop(func() { d.bg.Run(ctx, d.o.BreakGlassRefresh, d.o.BreakGlassRetry) })
 	if interval, err := sd.SdWatchdogEnabled(false); err == nil && interval > 0 {
 		d.goLoop(func() { d.watchdog(ctx, interval) })

@@ -52,10 +52,10 @@ func newHostList(e *env) *cobra.Command {
 
 func printHosts(out io.Writer, hosts []store.Host) error {
 	w := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tHOSTNAME\tLABELS\tENROLLED\tCERTIFICATE EXPIRES\tREMOVED")
+	fmt.Fprintln(w, "ID\tHOSTNAME\tLABELS\tENROLLED\tCERTIFICATE SERIAL\tCERTIFICATE EXPIRES\tREMOVED")
 	for _, h := range hosts {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", h.ID, h.Hostname, labelsText(h.Labels),
-			rfc3339(h.EnrolledAt), rfc3339(h.CertExpiresAt), rfc3339(h.RemovedAt))
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", h.ID, h.Hostname, labelsText(h.Labels),
+			rfc3339(h.EnrolledAt), orDash(h.CertSerial), rfc3339(h.CertExpiresAt), rfc3339(h.RemovedAt))
 	}
 	return w.Flush()
 }
@@ -105,4 +105,11 @@ func labelsText(labels map[string]string) string {
 		parts[i] = k + "=" + labels[k]
 	}
 	return strings.Join(parts, ",")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
