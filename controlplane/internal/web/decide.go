@@ -15,8 +15,13 @@ import (
 // list (so a reload does not repeat the action); on failure the list is
 // shown with the core's reason and a matching status.
 
+// approve passes the form's one-time code, which the core checks when the
+// request's role asks approvers for one.
 func (c *Console) approve(w http.ResponseWriter, r *http.Request, sess session) {
-	c.act(w, r, sess, "approved", c.cfg.Core.Approve)
+	otp := strings.TrimSpace(r.PostForm.Get("otp"))
+	c.act(w, r, sess, "approved", func(ctx context.Context, actor, id, comment string) (requests.View, error) {
+		return c.cfg.Core.ApproveWithOTP(ctx, actor, id, comment, otp)
+	})
 }
 
 func (c *Console) deny(w http.ResponseWriter, r *http.Request, sess session) {

@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zpam/zpam/controlplane/internal/requests"
 	"github.com/zpam/zpam/controlplane/internal/store"
@@ -165,5 +166,25 @@ func TestRevoke(t *testing.T) {
 	evs := f.audit(store.AuditQuery{Kind: requests.AuditRevoked})
 	if len(evs) != 1 || evs[0].Actor != "carol" || evs[0].Detail["channel"] != "console" || evs[0].Detail["reason"] != "revoked by carol: done early" {
 		t.Fatalf("revoked events %+v", evs)
+	}
+}
+
+func TestApprovalWithApproverCode(t *testing.T) {
+	f := newFixture(t)
+	id := f.request("bob", "vault-1")
+	b := f.browser()
+	b.signIn("carol")
+	c := card(b.list(), id)
+	if !strings.Contains(c, "each with a one-time code") || !strings.Contains(c, `name="otp"`) || !strings.Contains(c, "Times out") {
+		t.Fatalf("pending card does not ask for the approver's code:\n%s", c)
+	}
+	p := b.post("/requests/"+id+"/approve", url.Values{"csrf": {csrfOf(t, b.list())}, "comment": {"ok"}})
+	if p.status == http.StatusSeeOther || !strings.Contains(errorOf(p), "one-time code") || f.status(id) != store.StatusPendingApproval {
+		t.Fatalf("approve without a code: %d %q, request %s; want refused, still pending", p.status, errorOf(p), f.status(id))
+	}
+	f.clock.add(30 * time.Second) // the sign-in used this step's code
+	p = b.post("/requests/"+id+"/approve", url.Values{"csrf": {csrfOf(t, b.list())}, "comment": {"ok"}, "otp": {f.code("carol")}})
+	if p.status != http.StatusSeeOther || f.status(id) != store.StatusGranted {
+		t.Fatalf("approve with carol's code: %d %q, request %s; want granted", p.status, errorOf(p), f.status(id))
 	}
 }

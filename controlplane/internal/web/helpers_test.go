@@ -37,6 +37,11 @@ roles:
     hosts: {env: dev}
     max_duration: 1h
     approvals: {count: 1}
+  - name: vault-approved-with-code
+    users: ["*"]
+    hosts: {env: vault}
+    max_duration: 1h
+    approvals: {count: 1, from: ["@sec-leads"], mfa: true}
 `
 
 const (
@@ -87,8 +92,8 @@ func newFixture(t *testing.T) *fixture {
 	return f
 }
 
-// seed registers people with TOTP secrets and enrolls hosts db-1 (prod)
-// and dev-1 (dev).
+// seed registers people with TOTP secrets and enrolls hosts db-1 (prod),
+// dev-1 (dev) and vault-1 (vault).
 func (f *fixture) seed(people map[string][]string) {
 	f.t.Helper()
 	err := f.db.Update(context.Background(), func(tx *store.Tx) error {
@@ -102,7 +107,7 @@ func (f *fixture) seed(people map[string][]string) {
 				return err
 			}
 		}
-		for id, env := range map[string]string{"db-1": "prod", "dev-1": "dev"} {
+		for id, env := range map[string]string{"db-1": "prod", "dev-1": "dev", "vault-1": "vault"} {
 			if err := tx.InsertHost(store.Host{ID: id, Hostname: id, Labels: map[string]string{"env": env}, EnrolledAt: f.clock.now()}); err != nil {
 				return err
 			}

@@ -62,7 +62,7 @@ func TestLoginRefusesBadAndReplayedCodes(t *testing.T) {
 		t.Fatalf("the same code again: %d %s; want it refused as a replay", p.status, errorOf(p))
 	}
 	failed := f.audit(store.AuditQuery{Kind: requests.AuditLoginFailed})
-	if len(failed) != 3 || failed[0].Detail["reason"] != "the TOTP code was already used; wait for the next one" {
+	if len(failed) != 3 || failed[0].Detail["reason"] != "the one-time code was already used; wait for the next one" {
 		t.Fatalf("login_failed events %+v; want the wrong code, the stranger and the replay, with causes", failed)
 	}
 }

@@ -99,6 +99,10 @@ type requestFields struct {
 	TTY, Source, Parent         string
 	Session                     uint32
 	Requested                   time.Time
+	// BreakGlass and Workload mark windows opened offline on a host and
+	// requests of non-human identities.
+	BreakGlass bool
+	Workload   string
 }
 
 type pendingView struct {
@@ -109,6 +113,9 @@ type pendingView struct {
 	From, ApprovedBy    string
 	CanApprove, CanDeny bool
 	WhyNotApprove       string
+	// NeedsCode: the role asks each approver for a current TOTP code.
+	NeedsCode bool
+	Deadline  time.Time
 }
 
 type activeView struct {

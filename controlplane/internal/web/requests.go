@@ -45,7 +45,8 @@ func (c *Console) showRequests(w http.ResponseWriter, r *http.Request, sess sess
 func (c *Console) pendingOf(ctx context.Context, me string, r store.Request, now time.Time) pendingView {
 	p := pendingView{requestFields: fieldsOf(r), Waiting: since(now, r.CreatedAt),
 		Still: max(r.ApprovalsNeeded-len(r.ApprovedBy), 0), Needed: r.ApprovalsNeeded,
-		From: approversText(r.ApproversAllowed), ApprovedBy: strings.Join(r.ApprovedBy, ", ")}
+		From: approversText(r.ApproversAllowed), ApprovedBy: strings.Join(r.ApprovedBy, ", "),
+		NeedsCode: r.ApprovalMFA, Deadline: r.ApprovalDeadline}
 	if err := c.cfg.Core.MayApprove(ctx, me, r); err != nil {
 		p.WhyNotApprove = failureOf(err).message
 	} else {
@@ -73,7 +74,7 @@ func fieldsOf(r store.Request) requestFields {
 	}
 	f := requestFields{ID: r.ID, Short: shortID(r.ID), User: r.User, UID: r.UID, Host: host, Role: r.Role,
 		Duration: r.Duration.String(), Reason: r.Reason, Commands: r.Commands, Source: r.Context.SourceAddress,
-		Parent: r.Context.ParentCommand, Requested: r.CreatedAt, TTY: "no"}
+		Parent: r.Context.ParentCommand, Requested: r.CreatedAt, TTY: "no", BreakGlass: r.BreakGlass, Workload: r.WorkloadID}
 	if r.Context.TTY {
 		f.TTY = "yes"
 		if r.Context.TTYName != "" {
