@@ -60,7 +60,15 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}
-	provider, err := goose.NewProvider(goose.DialectSQLite3, s.db, fsys)
+	return s.migrateFS(ctx, fsys)
+}
+
+// migrateFS applies what fsys holds and the database lacks. Migration
+// numbers are reserved per feature, so a database may have a higher one
+// applied before a lower one exists; that lower one is applied then, not
+// refused (each migration only adds what it names).
+func (s *Store) migrateFS(ctx context.Context, fsys fs.FS) error {
+	provider, err := goose.NewProvider(goose.DialectSQLite3, s.db, fsys, goose.WithAllowOutofOrder(true))
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}

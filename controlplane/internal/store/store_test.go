@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"io/fs"
 	"path"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/zpam/zpam/controlplane/internal/errdefs"
@@ -126,4 +128,47 @@ func latestMigration(t *testing.T) int64 {
 		latest = max(latest, n)
 	}
 	return latest
+}
+
+func TestALowerMigrationAddedLaterIsApplied(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "zpam.db")
+	ctx := context.Background()
+	all, err := fs.Sub(sqliteMigrations, "migrations/sqlite")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := fs.ReadDir(all, ".")
+	if err != nil || len(entries) < 3 {
+		t.Fatalf("need at least three migrations to test, have %d (%v)", len(entries), err)
+	}
+	// A database migrated by a build that had every migration but the
+	// second, as when features land out of number order.
+	partial := fstest.MapFS{}
+	for i, e := range entries {
+		if i == 1 {
+			continue
+		}
+		data, err := fs.ReadFile(all, e.Name())
+		if err != nil {
+			t.Fatal(err)
+		}
+		partial[e.Name()] = &fstest.MapFile{Data: data}
+	}
+	db, err := sql.Open("sqlite", sqliteDSN(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := (&Store{db: db}).migrateFS(ctx, partial); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s, err := OpenSQLite(ctx, path)
+	if err != nil {
+		t.Fatalf("opening with the missing migration added: %v", err)
+	}
+	defer s.Close()
+	var applied int
+	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM goose_db_version WHERE version_id > 0").Scan(&applied); err != nil || applied != len(entries) {
+		t.Fatalf("%d migrations applied, %v; want all %d", applied, err, len(entries))
+	}
 }
