@@ -34,7 +34,14 @@ func (i Identity) URI() *url.URL {
 	return &url.URL{Scheme: uriScheme, Host: string(i.Kind), Path: "/" + i.Name}
 }
 
-func (i Identity) String() string { return i.uriString() }
+// String is the identity as its certificate names it: the zpam:// URI,
+// or a workload's SPIFFE ID.
+func (i Identity) String() string {
+	if i.Kind == KindWorkload {
+		return i.Name
+	}
+	return i.URI().String()
+}
 
 // IdentityOf reads the single zpam:// URI SAN of a certificate, or else
 // its single spiffe:// URI SAN, which makes it a workload.
@@ -62,14 +69,6 @@ func IdentityOf(cert *x509.Certificate) (Identity, error) {
 		return Identity{}, fmt.Errorf("certificate has %d zpam:// identities, expected exactly one (or one spiffe:// ID)", len(found))
 	}
 	return found[0], nil
-}
-
-// String of a workload identity is its SPIFFE ID.
-func (i Identity) uriString() string {
-	if i.Kind == KindWorkload {
-		return i.Name
-	}
-	return i.URI().String()
 }
 
 func parseIdentity(u *url.URL) (Identity, error) {
