@@ -226,3 +226,40 @@ func TestVerifyRejectsForgeriesAndStaleCopies(t *testing.T) {
 		}
 	}
 }
+
+func TestRunDeliversTheReportWhenTheLinkReturns(t *testing.T) {
+	ca := newTestCA(t)
+	up := &fakeUpstream{policy: ca.sign(t, terms("h-1", "alice")), up: true}
+	m, _, _, _ := newManager(t, ca, up)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { m.Run(ctx, time.Hour, 10*time.Millisecond); close(done) }()
+	waitUntil(t, "the policy cached", func() bool { _, err := m.Policy(); return err == nil })
+	up.setUp(false)
+	if _, _, err := m.Open(ctx, Caller{User: "alice", UID: 1000, SessionID: anySession}, "INC-2", 0); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if len(m.Pending()) != 1 {
+		t.Fatal("the report left the outbox while the control plane was down")
+	}
+	up.setUp(true)
+	waitUntil(t, "the report delivered", func() bool { return len(m.Pending()) == 0 })
+	cancel()
+	<-done
+	if len(up.reported) != 1 || up.reported[0].GetSessionId() != anySession {
+		t.Fatalf("reported %v", up.reported)
+	}
+}
+
+func waitUntil(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -147,20 +147,33 @@ func (m *Manager) Kick() {
 	}
 }
 
-// Run refreshes the policy every refresh (sooner after a failure) and
-// flushes the outbox on Kick and every retry while reports wait, until
-// ctx ends.
+// Run refreshes the policy every refresh, retrying sooner after a
+// failure (retry, doubling up to refresh), and flushes the outbox on Kick
+// and every retry while reports wait, until ctx ends. Reports are retried
+// at the same pace however long the outage: they are the alarm. Failures
+// are logged when they start and then sparingly.
 func (m *Manager) Run(ctx context.Context, refresh, retry time.Duration) {
 	nextRefresh := time.Now()
+	refreshFailures, flushFailures := 0, 0
 	t := time.NewTicker(retry)
 	defer t.Stop()
 	for {
 		if !time.Now().Before(nextRefresh) {
-			nextRefresh = time.Now().Add(m.refreshOnce(ctx, refresh, retry))
+			if m.refreshOnce(ctx, refreshFailures) {
+				refreshFailures, nextRefresh = 0, time.Now().Add(refresh)
+			} else {
+				refreshFailures++
+				nextRefresh = time.Now().Add(min(retry<<min(refreshFailures, 16), refresh))
+			}
 		}
 		if len(m.Pending()) > 0 {
 			if _, err := m.Flush(ctx); err != nil && ctx.Err() == nil {
-				m.o.Log.Warn("break-glass report not delivered yet; retrying", "err", err)
+				if flushFailures%20 == 0 {
+					m.o.Log.Warn("break-glass report not delivered yet; retrying", "err", err, "attempts", flushFailures+1)
+				}
+				flushFailures++
+			} else {
+				flushFailures = 0
 			}
 		}
 		select {
@@ -172,14 +185,14 @@ func (m *Manager) Run(ctx context.Context, refresh, retry time.Duration) {
 	}
 }
 
-func (m *Manager) refreshOnce(ctx context.Context, refresh, retry time.Duration) time.Duration {
+// refreshOnce fetches the policy; failures are logged at the first and
+// then at every power of two.
+func (m *Manager) refreshOnce(ctx context.Context, failures int) bool {
 	rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := m.Refresh(rctx); err != nil {
-		if ctx.Err() == nil {
-			m.o.Log.Warn("break-glass policy not refreshed; the cached one stays", "err", err)
-		}
-		return retry
+	err := m.Refresh(rctx)
+	if err != nil && ctx.Err() == nil && failures&(failures-1) == 0 {
+		m.o.Log.Warn("break-glass policy not refreshed; the cached one stays", "err", err, "failures", failures+1)
 	}
-	return refresh
+	return err == nil
 }
