@@ -57,8 +57,14 @@ roles: []
 		t.Fatalf("agent log lacks the alarm:\n%s", log)
 	}
 
+	if m := scrape(t, "http://"+s.metrics+"/metrics"); !strings.Contains(m, "zpam_agent_break_glass_reports_pending 1") {
+		t.Errorf("agent /metrics does not show the pending report:\n%s", m)
+	}
 	s.startControlPlane(t)
 	waitFor(t, "the report to reach the control plane", 60*time.Second, func() bool { return s.breakGlassListed(t, res.Grant.ID) })
+	waitFor(t, "the outbox to empty", 10*time.Second, func() bool {
+		return strings.Contains(scrape(t, "http://"+s.metrics+"/metrics"), "zpam_agent_break_glass_reports_pending 0")
+	})
 	// Reported, the window is still in force: the agent's new snapshot has it.
 	wantRoot(t, "sudo after the report", listed.run("sudo", "-n", "id", "-u"))
 }

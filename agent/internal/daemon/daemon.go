@@ -178,6 +178,7 @@ func (d *Daemon) connect(ctx context.Context) error {
 
 func (d *Daemon) startMetrics() error {
 	d.metrics.watch(d.enforcer, d.cp.Connected)
+	d.metrics.watchBreakGlass(func() int { return len(d.bg.Pending()) })
 	if d.o.Config.MetricsListen == "" {
 		return nil
 	}

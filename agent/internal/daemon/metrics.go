@@ -72,6 +72,15 @@ func (m *agentMetrics) watch(e Enforcer, connected func() bool) {
 	)
 }
 
+// watchBreakGlass exports the break-glass reports waiting for the control
+// plane: non-zero means an emergency window upstream does not know of yet.
+func (m *agentMetrics) watchBreakGlass(pending func() int) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "zpam_agent_break_glass_reports_pending",
+		Help: "Break-glass windows opened on this host and not yet acknowledged by the control plane.",
+	}, func() float64 { return float64(pending()) }))
+}
+
 func (m *agentMetrics) escalation(ev kernel.Event) {
 	decision := "allowed"
 	if ev.Kind == kernel.EventEscalationDenied {
