@@ -79,8 +79,11 @@ type UploadAck struct {
 	state    protoimpl.MessageState `protogen:"open.v1"`
 	BatchSeq uint64                 `protobuf:"varint,1,opt,name=batch_seq,json=batchSeq,proto3" json:"batch_seq,omitempty"`
 	// Events newly stored, and events already stored by an earlier upload.
-	Stored        uint32 `protobuf:"varint,2,opt,name=stored,proto3" json:"stored,omitempty"`
-	Duplicates    uint32 `protobuf:"varint,3,opt,name=duplicates,proto3" json:"duplicates,omitempty"`
+	Stored     uint32 `protobuf:"varint,2,opt,name=stored,proto3" json:"stored,omitempty"`
+	Duplicates uint32 `protobuf:"varint,3,opt,name=duplicates,proto3" json:"duplicates,omitempty"`
+	// Events refused as malformed (no id, unknown kind); they are not
+	// stored and must not be resent.
+	Rejected      uint32 `protobuf:"varint,4,opt,name=rejected,proto3" json:"rejected,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -136,6 +139,13 @@ func (x *UploadAck) GetDuplicates() uint32 {
 	return 0
 }
 
+func (x *UploadAck) GetRejected() uint32 {
+	if x != nil {
+		return x.Rejected
+	}
+	return 0
+}
+
 var File_zpam_agent_v1_telemetry_proto protoreflect.FileDescriptor
 
 const file_zpam_agent_v1_telemetry_proto_rawDesc = "" +
@@ -144,13 +154,14 @@ const file_zpam_agent_v1_telemetry_proto_rawDesc = "" +
 	"\n" +
 	"EventBatch\x12\x1b\n" +
 	"\tbatch_seq\x18\x01 \x01(\x04R\bbatchSeq\x12-\n" +
-	"\x06events\x18\x02 \x03(\v2\x15.zpam.common.v1.EventR\x06events\"`\n" +
+	"\x06events\x18\x02 \x03(\v2\x15.zpam.common.v1.EventR\x06events\"|\n" +
 	"\tUploadAck\x12\x1b\n" +
 	"\tbatch_seq\x18\x01 \x01(\x04R\bbatchSeq\x12\x16\n" +
 	"\x06stored\x18\x02 \x01(\rR\x06stored\x12\x1e\n" +
 	"\n" +
 	"duplicates\x18\x03 \x01(\rR\n" +
-	"duplicates2U\n" +
+	"duplicates\x12\x1a\n" +
+	"\brejected\x18\x04 \x01(\rR\brejected2U\n" +
 	"\x10TelemetryService\x12A\n" +
 	"\x06Upload\x12\x19.zpam.agent.v1.EventBatch\x1a\x18.zpam.agent.v1.UploadAck(\x010\x01B2Z0github.com/zpam/zpam/proto/zpam/agent/v1;agentv1b\x06proto3"
 
