@@ -1,0 +1,33 @@
+package spool
+
+import (
+	"strings"
+
+	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
+)
+
+// class is a queue: privileged events are dropped only when no other
+// event is left to drop.
+type class int
+
+const (
+	classPriv class = iota
+	classBulk
+	numClasses
+)
+
+var classDirs = [numClasses]string{classPriv: "priv", classBulk: "bulk"}
+
+func classOf(k commonv1.EventKind) class {
+	switch k {
+	case commonv1.EventKind_EVENT_KIND_ESCALATION, commonv1.EventKind_EVENT_KIND_LOGIN, commonv1.EventKind_EVENT_KIND_GRANT:
+		return classPriv
+	}
+	return classBulk
+}
+
+// KindName is the lower-case name of a kind, as `pamctl audit --kind`
+// and the drop counters spell it.
+func KindName(k commonv1.EventKind) string {
+	return strings.ToLower(strings.TrimPrefix(k.String(), "EVENT_KIND_"))
+}
