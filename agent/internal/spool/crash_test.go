@@ -26,9 +26,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// crashChild prints "P <kind> <id>" once Publish of an event returned and
-// "A <id>" once the Ack of its batch returned: what it prints is what the
-// spool has acknowledged to its caller.
+// crashChild prints "P <kind> <id>" once Publish of an event returned,
+// "T <id>" before it acknowledges the event's batch and "A <id>" once the
+// Ack returned: what the spool promised, and what the kill may have
+// caught half-done.
 func crashChild(dir string) {
 	s, err := spool.Open(spool.Options{Dir: dir, MaxBytes: 64 << 20})
 	if err != nil {
@@ -42,14 +43,16 @@ func crashChild(dir string) {
 			if err != nil {
 				os.Exit(1)
 			}
+			var intent, done strings.Builder
+			for _, ev := range b.Events {
+				fmt.Fprintf(&intent, "T %s\n", ev.GetId())
+				fmt.Fprintf(&done, "A %s\n", ev.GetId())
+			}
+			_, _ = io.WriteString(out, intent.String())
 			if err := s.Ack(b); err != nil {
 				os.Exit(1)
 			}
-			var sb strings.Builder
-			for _, ev := range b.Events {
-				fmt.Fprintf(&sb, "A %s\n", ev.GetId())
-			}
-			_, _ = io.WriteString(out, sb.String())
+			_, _ = io.WriteString(out, done.String())
 		}
 	}()
 	for i := 0; ; i++ {
@@ -65,7 +68,8 @@ func crashChild(dir string) {
 // childLog is what a killed child said it had done.
 type childLog struct {
 	published map[string][]string // by kind, in order
-	acked     map[string]bool
+	acked     map[string]bool     // Ack returned
+	acking    map[string]bool     // Ack called
 }
 
 func runAndKill(t *testing.T, dir string, after int) childLog {
@@ -80,7 +84,7 @@ func runAndKill(t *testing.T, dir string, after int) childLog {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	log := childLog{published: map[string][]string{}, acked: map[string]bool{}}
+	log := childLog{published: map[string][]string{}, acked: map[string]bool{}, acking: map[string]bool{}}
 	sc := bufio.NewScanner(stdout)
 	n := 0
 	for sc.Scan() {
@@ -93,6 +97,8 @@ func runAndKill(t *testing.T, dir string, after int) childLog {
 			}
 		case len(f) == 2 && f[0] == "A":
 			log.acked[f[1]] = true
+		case len(f) == 2 && f[0] == "T":
+			log.acking[f[1]] = true
 		}
 	}
 	_ = cmd.Wait()
@@ -124,20 +130,20 @@ func TestKilledMidStreamLosesNothingAcknowledged(t *testing.T) {
 		}
 		s.Close()
 		for kind, pub := range log.published {
-			checkSuffix(t, round, kind, pub, left[kind], log.acked)
+			checkSuffix(t, round, kind, pub, left[kind], log)
 		}
 	}
 }
 
 // checkSuffix: within one queue acknowledgements are in order, so what
 // is left must be the published events from some point on, starting no
-// later than the first one not known acknowledged, plus at most the one
-// whose Publish the kill interrupted.
-func checkSuffix(t *testing.T, round int, kind string, pub, left []string, acked map[string]bool) {
+// later than the first one whose Ack was not even called, plus at most
+// the one whose Publish the kill interrupted.
+func checkSuffix(t *testing.T, round int, kind string, pub, left []string, log childLog) {
 	t.Helper()
 	firstUnacked := len(pub)
 	for i, id := range pub {
-		if !acked[id] {
+		if !log.acking[id] {
 			firstUnacked = i
 			break
 		}
@@ -160,7 +166,7 @@ func checkSuffix(t *testing.T, round int, kind string, pub, left []string, acked
 		t.Fatalf("round %d, %s: left %d events, want the %d published from #%d on (plus at most one in flight)", round, kind, len(left), len(tail), start)
 	}
 	for _, id := range left {
-		if acked[id] {
+		if log.acked[id] {
 			t.Fatalf("round %d, %s: acknowledged event %s came back", round, kind, id)
 		}
 	}
