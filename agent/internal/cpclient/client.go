@@ -31,6 +31,8 @@ type Client struct {
 	api        agentv1.AgentServiceClient
 	ids        agentv1.IdentityServiceClient
 	breakGlass agentv1.BreakGlassServiceClient
+	telemetry  agentv1.TelemetryServiceClient
+	audit      agentv1.HostAuditServiceClient
 	log        *slog.Logger
 	backoff    Backoff
 	connected  atomic.Bool
@@ -61,6 +63,7 @@ func Dial(o Options) (*Client, error) {
 	}
 	c.conn, c.api = conn, agentv1.NewAgentServiceClient(conn)
 	c.ids, c.breakGlass = agentv1.NewIdentityServiceClient(conn), agentv1.NewBreakGlassServiceClient(conn)
+	c.telemetry, c.audit = agentv1.NewTelemetryServiceClient(conn), agentv1.NewHostAuditServiceClient(conn)
 	return c, nil
 }
 
@@ -71,6 +74,10 @@ func connBackoff(b Backoff) backoff.Config {
 	c.BaseDelay, c.MaxDelay = b.Min, b.Max
 	return c
 }
+
+// Backoff is the reconnect pacing the client was dialled with, for the
+// other streams that ride on its connection.
+func (c *Client) Backoff() Backoff { return c.backoff }
 
 // Close ends the connection; streams in flight fail.
 func (c *Client) Close() error { return c.conn.Close() }

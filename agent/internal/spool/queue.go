@@ -1,6 +1,7 @@
 package spool
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -410,7 +411,7 @@ func (q *queue) readChunk(p pos, size int64) ([]byte, error) {
 		return nil, fmt.Errorf("read spool segment: %w", err)
 	}
 	if len(buf) >= headerLen {
-		if need := int64(headerLen) + int64(leUint32(buf)); need > want && need <= size-p.off && need <= MaxRecord+headerLen {
+		if need := int64(headerLen) + int64(binary.LittleEndian.Uint32(buf)); need > want && need <= size-p.off && need <= MaxRecord+headerLen {
 			buf = make([]byte, need)
 			if _, err := f.ReadAt(buf, p.off); err != nil && !errors.Is(err, io.EOF) {
 				return nil, fmt.Errorf("read spool segment: %w", err)
@@ -419,8 +420,6 @@ func (q *queue) readChunk(p pos, size int64) ([]byte, error) {
 	}
 	return buf, nil
 }
-
-func leUint32(b []byte) uint32 { return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24 }
 
 func (q *queue) reader(n uint64) (*os.File, error) {
 	if q.rd != nil && q.rdSeg == n {

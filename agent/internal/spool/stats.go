@@ -75,4 +75,3 @@ func (s *Spool) OldestUnacked() time.Time {
 	}
 	return oldest
 }
-

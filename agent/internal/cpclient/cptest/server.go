@@ -45,6 +45,7 @@ type Server struct {
 	certTTL     time.Duration
 	rotations   int
 	serials     []string
+	telemetry   telemetryState
 }
 
 // New starts a fake control plane on 127.0.0.1; it stops with the test.
@@ -59,6 +60,7 @@ func New(t testing.TB) *Server {
 		tokens: map[string]bool{}, grants: map[string]*commonv1.Grant{},
 		grantSubs: map[chan *agentv1.GrantEvent]bool{}, requests: map[string]*commonv1.Request{},
 		requestSubs: map[string][]chan *commonv1.Request{}, certTTL: time.Hour,
+		telemetry: telemetryState{ids: map[string]bool{}},
 	}
 	s.Start()
 	t.Cleanup(s.Stop)
@@ -75,6 +77,8 @@ func (s *Server) Start() {
 	srv := grpc.NewServer(grpc.Creds(credentials.NewTLS(s.tlsConfig())))
 	agentv1.RegisterAgentServiceServer(srv, &service{s: s})
 	agentv1.RegisterIdentityServiceServer(srv, &identityService{s: s})
+	agentv1.RegisterTelemetryServiceServer(srv, &telemetryService{s: s})
+	agentv1.RegisterHostAuditServiceServer(srv, &auditService{s: s})
 	s.mu.Lock()
 	s.addr, s.srv = lis.Addr().String(), srv
 	s.mu.Unlock()
