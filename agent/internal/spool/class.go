@@ -1,8 +1,6 @@
 package spool
 
 import (
-	"strings"
-
 	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
 )
 
@@ -24,10 +22,4 @@ func classOf(k commonv1.EventKind) class {
 		return classPriv
 	}
 	return classBulk
-}
-
-// KindName is the lower-case name of a kind, as `pamctl audit --kind`
-// and the drop counters spell it.
-func KindName(k commonv1.EventKind) string {
-	return strings.ToLower(strings.TrimPrefix(k.String(), "EVENT_KIND_"))
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/zpam/zpam/agent/internal/spool"
+	"github.com/zpam/zpam/proto/zpam/eventjson"
 )
 
 // crashChildEnv makes the test binary a crash child: it publishes and
@@ -61,7 +62,7 @@ func crashChild(dir string) {
 			ev = escalationEvent(fmt.Sprint(i))
 		}
 		s.Publish(ev)
-		fmt.Fprintf(out, "P %s %s\n", spool.KindName(ev.GetKind()), ev.GetId())
+		fmt.Fprintf(out, "P %s %s\n", eventjson.KindName(ev.GetKind()), ev.GetId())
 	}
 }
 
@@ -125,7 +126,7 @@ func TestKilledMidStreamLosesNothingAcknowledged(t *testing.T) {
 		}
 		left := map[string][]string{}
 		for _, ev := range drain(t, s, true) { // acknowledged: the next round starts empty
-			k := spool.KindName(ev.GetKind())
+			k := eventjson.KindName(ev.GetKind())
 			left[k] = append(left[k], ev.GetId())
 		}
 		s.Close()

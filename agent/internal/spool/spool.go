@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
+	"github.com/zpam/zpam/proto/zpam/eventjson"
 )
 
 // Drop causes, the keys of the loss counters.
@@ -127,7 +128,7 @@ func (s *Spool) Publish(ev *commonv1.Event) {
 	if ev.GetTime() == nil {
 		ev.Time = timestamppb.New(s.o.Now())
 	}
-	kind := KindName(ev.GetKind())
+	kind := eventjson.KindName(ev.GetKind())
 	payload, err := proto.Marshal(ev)
 	if err != nil || len(payload) > MaxRecord {
 		s.countDrop(CauseTooLarge, kind)
@@ -223,7 +224,7 @@ func kindOf(payload []byte) string {
 	if err := proto.Unmarshal(payload, &ev); err != nil {
 		return "unknown"
 	}
-	return KindName(ev.GetKind())
+	return eventjson.KindName(ev.GetKind())
 }
 
 func (s *Spool) bytes() int64 {
