@@ -15,7 +15,7 @@ func (t *Tx) AppendAudit(e AuditEvent) error {
 	if err != nil {
 		return fmt.Errorf("append audit event: %w", err)
 	}
-	return nil
+	return t.appendLifecycle(e)
 }
 
 // AuditEvents lists the events of one request, oldest first.

@@ -25,7 +25,8 @@ const busyTimeoutMS = 10000
 
 // Store is the database. Use Update for writes and View for consistent reads.
 type Store struct {
-	db *sql.DB
+	db      *sql.DB
+	inserts insertStmts
 }
 
 // OpenSQLite opens (creating if needed) and migrates the SQLite database.
@@ -92,7 +93,10 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.inserts.close()
+	return s.db.Close()
+}
 
 // Update runs fn in a write transaction, committed when fn returns nil.
 func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
@@ -109,7 +113,7 @@ func (s *Store) inTx(ctx context.Context, opts *sql.TxOptions, fn func(*Tx) erro
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(&Tx{tx: sqlTx, ctx: ctx}); err != nil {
+	if err := fn(&Tx{tx: sqlTx, ctx: ctx, s: s}); err != nil {
 		return errors.Join(err, rollback(sqlTx))
 	}
 	if err := sqlTx.Commit(); err != nil {
@@ -130,6 +134,7 @@ func rollback(tx *sql.Tx) error {
 type Tx struct {
 	tx  *sql.Tx
 	ctx context.Context
+	s   *Store
 }
 
 // Context is the context the transaction runs under, for values the

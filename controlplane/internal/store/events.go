@@ -1,0 +1,248 @@
+package store
+
+import (
+	"database/sql"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// EventRow is one stored event: the columns queries filter on and the
+// event's encoding, which the store does not read.
+type EventRow struct {
+	Seq       int64
+	HostID    string
+	ID        string
+	Hostname  string
+	At        time.Time
+	Kind      int32
+	User      string
+	GrantID   string
+	RequestID string
+	Data      []byte
+}
+
+const eventColumns = `host_id, id, hostname, at, kind, user_name, grant_id, request_id, data`
+
+// insertChunk is the most rows one INSERT carries: 9 parameters each,
+// well within every driver's limit, and long enough that parsing and
+// stepping the statement is a small part of the work.
+const insertChunk = 128
+
+// insertStmts caches a prepared multi-row INSERT per row count, so the
+// ingest path neither parses SQL nor plans per batch.
+type insertStmts struct {
+	mu    sync.Mutex
+	stmts map[int]*sql.Stmt
+}
+
+func (c *insertStmts) get(s *Store, rows int) (*sql.Stmt, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.stmts[rows]; ok {
+		return st, nil
+	}
+	var b strings.Builder
+	b.WriteString(`INSERT INTO events (` + eventColumns + `) VALUES `)
+	for i := range rows {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(`(?,?,?,?,?,?,?,?,?)`)
+	}
+	b.WriteString(` ON CONFLICT (host_id, id) DO NOTHING`)
+	st, err := s.db.Prepare(b.String())
+	if err != nil {
+		return nil, fmt.Errorf("prepare event insert: %w", err)
+	}
+	if c.stmts == nil {
+		c.stmts = map[int]*sql.Stmt{}
+	}
+	c.stmts[rows] = st
+	return st, nil
+}
+
+func (c *insertStmts) close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, st := range c.stmts {
+		st.Close()
+	}
+	c.stmts = nil
+}
+
+// InsertEvents stores rows, skipping those whose (host_id, id) is already
+// stored, and returns how many were new.
+func (t *Tx) InsertEvents(rows []EventRow) (int, error) {
+	stored := 0
+	args := make([]any, 0, 9*min(len(rows), insertChunk))
+	for len(rows) > 0 {
+		chunk := rows[:min(len(rows), insertChunk)]
+		rows = rows[len(chunk):]
+		st, err := t.s.inserts.get(t.s, len(chunk))
+		if err != nil {
+			return stored, err
+		}
+		args = args[:0]
+		for _, r := range chunk {
+			args = append(args, r.HostID, r.ID, r.Hostname, unixNano(r.At), r.Kind, r.User, r.GrantID, r.RequestID, r.Data)
+		}
+		res, err := t.tx.StmtContext(t.ctx, st).ExecContext(t.ctx, args...)
+		if err != nil {
+			return stored, fmt.Errorf("insert events: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return stored, fmt.Errorf("insert events: %w", err)
+		}
+		stored += int(n)
+	}
+	return stored, nil
+}
+
+// EventFilter selects stored events; zero fields select everything.
+type EventFilter struct {
+	User string
+	// HostID selects one host exactly; Host is a host id or a hostname.
+	HostID string
+	Host   string
+	// Grant is a grant id or a request id.
+	Grant string
+	Kinds []int32
+	Since time.Time
+	// AfterSeq selects rows stored after that seq.
+	AfterSeq int64
+	Limit    int
+	// Newest returns the Limit newest by time (newest first) instead of
+	// the first Limit by seq.
+	Newest bool
+}
+
+// Events reads the rows f selects.
+func (t *Tx) Events(f EventFilter) ([]EventRow, error) {
+	where, args := f.where()
+	order := ` ORDER BY seq`
+	if f.Newest {
+		order = ` ORDER BY at DESC, seq DESC`
+	}
+	rows, err := t.query(`SELECT seq, `+eventColumns+` FROM events`+where+order+` LIMIT ?`, append(args, f.Limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("query events: %w", err)
+	}
+	defer rows.Close()
+	var out []EventRow
+	for rows.Next() {
+		var r EventRow
+		var at int64
+		if err := rows.Scan(&r.Seq, &r.HostID, &r.ID, &r.Hostname, &at, &r.Kind, &r.User, &r.GrantID, &r.RequestID, &r.Data); err != nil {
+			return nil, fmt.Errorf("query events: %w", err)
+		}
+		r.At = fromUnixNano(at)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+func (f EventFilter) where() (string, []any) {
+	var conds []string
+	var args []any
+	add := func(cond string, vals ...any) {
+		conds = append(conds, cond)
+		args = append(args, vals...)
+	}
+	if f.User != "" {
+		add(`user_name = ?`, f.User)
+	}
+	if f.HostID != "" {
+		add(`host_id = ?`, f.HostID)
+	}
+	if f.Host != "" {
+		add(`(host_id = ? OR hostname = ?)`, f.Host, f.Host)
+	}
+	if f.Grant != "" {
+		add(`(grant_id = ? OR request_id = ?)`, f.Grant, f.Grant)
+	}
+	if len(f.Kinds) > 0 {
+		kinds := make([]any, len(f.Kinds))
+		for i, k := range f.Kinds {
+			kinds[i] = k
+		}
+		add(`kind IN (`+placeholders(len(kinds))+`)`, kinds...)
+	}
+	if !f.Since.IsZero() {
+		add(`at >= ?`, unixNano(f.Since))
+	}
+	if f.AfterSeq > 0 {
+		add(`seq > ?`, f.AfterSeq)
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return ` WHERE ` + strings.Join(conds, ` AND `), args
+}
+
+// MaxEventSeq is the seq of the newest stored row, 0 when none.
+func (t *Tx) MaxEventSeq() (int64, error) {
+	var n sql.NullInt64
+	if err := t.queryRow(`SELECT MAX(seq) FROM events`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("newest event: %w", err)
+	}
+	return n.Int64, nil
+}
+
+// PruneEvents deletes up to limit rows older than before, oldest first,
+// and returns their seqs so that exports can count what they never sent.
+func (t *Tx) PruneEvents(before time.Time, limit int) ([]int64, error) {
+	rows, err := t.query(`SELECT seq FROM events WHERE at < ? ORDER BY at LIMIT ?`, unixNano(before), limit)
+	if err != nil {
+		return nil, fmt.Errorf("select events to prune: %w", err)
+	}
+	var seqs []int64
+	for rows.Next() {
+		var s int64
+		if err := rows.Scan(&s); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		seqs = append(seqs, s)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil || len(seqs) == 0 {
+		return nil, err
+	}
+	args := make([]any, len(seqs))
+	for i, s := range seqs {
+		args[i] = s
+	}
+	for i := 0; i < len(args); i += 500 {
+		part := args[i:min(i+500, len(args))]
+		if _, err := t.exec(`DELETE FROM events WHERE seq IN (`+placeholders(len(part))+`)`, part...); err != nil {
+			return nil, fmt.Errorf("prune events: %w", err)
+		}
+	}
+	return seqs, nil
+}
+
+// ExportCursor is the last seq sink delivered, 0 for a new sink.
+func (t *Tx) ExportCursor(sink string) (int64, error) {
+	var seq int64
+	err := t.queryRow(`SELECT seq FROM export_cursors WHERE sink = ?`, sink).Scan(&seq)
+	if err == sql.ErrNoRows {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read export cursor: %w", err)
+	}
+	return seq, nil
+}
+
+// SetExportCursor records that sink delivered everything up to seq.
+func (t *Tx) SetExportCursor(sink string, seq int64) error {
+	_, err := t.exec(`INSERT INTO export_cursors (sink, seq) VALUES (?, ?)
+		ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq`, sink, seq)
+	if err != nil {
+		return fmt.Errorf("write export cursor: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,121 @@
+package telemetry
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/zpam/zpam/controlplane/internal/errdefs"
+	"github.com/zpam/zpam/controlplane/internal/store"
+	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
+)
+
+// MaxBatch bounds one uploaded batch; the agent sends 512 events at most.
+const MaxBatch = 4096
+
+// maxIDLen bounds an event id (a UUID is 36 bytes).
+const maxIDLen = 128
+
+// Result is what one batch did.
+type Result struct {
+	Stored, Duplicates, Rejected int
+}
+
+// Ingest stores a batch of hostID's events in one transaction; it returns
+// once they are committed. hostID comes from the uploader's certificate
+// and overrides whatever the events say, as does the hostname the host
+// enrolled with. Malformed events are counted as rejected, not stored.
+func (s *Service) Ingest(ctx context.Context, hostID string, events []*commonv1.Event) (Result, error) {
+	start := time.Now()
+	if len(events) > MaxBatch {
+		return Result{}, fmt.Errorf("batch of %d events is over the limit of %d: %w", len(events), MaxBatch, errdefs.ErrInvalid)
+	}
+	hostname, err := s.hostname(ctx, hostID)
+	if err != nil {
+		return Result{}, err
+	}
+	rows, rejected, err := s.rows(hostID, hostname, events)
+	if err != nil {
+		return Result{}, err
+	}
+	var stored int
+	// One writer at a time in this process: SQLite has a single writer
+	// anyway, and waiting here is cheaper than its busy handler's sleeps.
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	err = s.cfg.Store.Update(ctx, func(tx *store.Tx) error {
+		var err error
+		stored, err = tx.InsertEvents(rows)
+		return err
+	})
+	if err != nil {
+		return Result{}, err
+	}
+	res := Result{Stored: stored, Duplicates: len(rows) - stored, Rejected: rejected}
+	if stored > 0 {
+		s.wake.fire()
+	}
+	s.cfg.Observer.Ingested(res.Stored, res.Duplicates, res.Rejected, time.Since(start))
+	return res, nil
+}
+
+func (s *Service) rows(hostID, hostname string, events []*commonv1.Event) ([]store.EventRow, int, error) {
+	rows := make([]store.EventRow, 0, len(events))
+	rejected := 0
+	now := s.cfg.Now()
+	for _, ev := range events {
+		if !valid(ev) {
+			rejected++
+			continue
+		}
+		ev.HostId, ev.Hostname = hostID, hostname
+		if g := ev.GetGrant(); g != nil {
+			// A host reports what it did with a grant (applied, removed);
+			// it cannot speak for a person or the control plane.
+			g.Actor = "host:" + hostID
+		}
+		if ev.GetTime() == nil {
+			ev.Time = timestamppb.New(now)
+		}
+		data, err := proto.Marshal(ev)
+		if err != nil {
+			return nil, 0, fmt.Errorf("encode event: %w", err)
+		}
+		rows = append(rows, store.EventRow{
+			HostID: hostID, ID: ev.GetId(), Hostname: hostname, At: ev.GetTime().AsTime(), Kind: int32(ev.GetKind()),
+			User: ev.GetUser(), GrantID: ev.GetGrantId(), RequestID: ev.GetRequestId(), Data: data,
+		})
+	}
+	return rows, rejected, nil
+}
+
+// valid: an id to store it once by, and a kind this control plane knows.
+func valid(ev *commonv1.Event) bool {
+	_, known := commonv1.EventKind_name[int32(ev.GetKind())]
+	return ev.GetId() != "" && len(ev.GetId()) <= maxIDLen && known && ev.GetKind() != commonv1.EventKind_EVENT_KIND_UNSPECIFIED
+}
+
+// hostname is the name hostID enrolled with, cached: it does not change.
+func (s *Service) hostname(ctx context.Context, hostID string) (string, error) {
+	if name, ok := s.hosts.Load(hostID); ok {
+		return name.(string), nil
+	}
+	var h store.Host
+	err := s.cfg.Store.View(ctx, func(tx *store.Tx) error {
+		var err error
+		h, err = tx.Host(hostID)
+		return err
+	})
+	if errors.Is(err, errdefs.ErrNotFound) {
+		return "", fmt.Errorf("host %s is not enrolled: %w", hostID, errdefs.ErrPermission)
+	}
+	if err != nil {
+		return "", err
+	}
+	s.hosts.Store(hostID, h.Hostname)
+	return h.Hostname, nil
+}
