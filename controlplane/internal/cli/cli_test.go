@@ -31,6 +31,10 @@ func TestUsageErrorsExit2(t *testing.T) {
 		"missing value":    {[]string{"token", "create", "--ttl"}, "--ttl needs a value"},
 		"stray argument":   {[]string{"init", "extra"}, `does not take "extra"`},
 		"policy test user": {[]string{"policy", "test", "--data-dir", dir}, "--user is required"},
+		"bad retention":    {[]string{"serve", "--data-dir", dir, "--retention", "-1h"}, `--retention: "-1h" is not a duration like 720h, or 0 to keep events forever`},
+		"bad syslog":       {[]string{"serve", "--data-dir", dir, "--export-syslog", "syslog.example:514"}, `--export-syslog "syslog.example:514" is not unix:///dev/log, udp://HOST:PORT or tcp://HOST:PORT`},
+		"bad export http":  {[]string{"serve", "--data-dir", dir, "--export-http", "ftp://x/"}, `--export-http "ftp://x/" is not an http:// or https:// URL`},
+		"relative file":    {[]string{"serve", "--data-dir", dir, "--export-file", "out.jsonl"}, `--export-file "out.jsonl" is not an absolute path`},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

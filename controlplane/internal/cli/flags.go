@@ -81,3 +81,24 @@ func (v listValue) Set(s string) error {
 }
 
 func (listValue) Type() string { return "a,b,..." }
+
+// retentionValue is a duration where 0 means forever.
+type retentionValue struct{ d *time.Duration }
+
+func (v retentionValue) String() string {
+	if v.d == nil {
+		return ""
+	}
+	return v.d.String()
+}
+
+func (v retentionValue) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		return fmt.Errorf("%q is not a duration like 720h, or 0 to keep events forever", s)
+	}
+	*v.d = d
+	return nil
+}
+
+func (retentionValue) Type() string { return "duration" }

@@ -32,7 +32,18 @@ func newServe(e *env) *cobra.Command {
 	cmd.Flags().BoolVar(&cfg.HTTPTLS, "http-tls", false, "serve --http over TLS with the control plane's server certificate (needed beyond loopback)")
 	cmd.Flags().StringVar(&cfg.DatabaseURL, "database", "", "database URL; empty: SQLite zpam.db in --data-dir")
 	cmd.Flags().Var(durationValue{&cfg.HostCertTTL}, "host-cert-ttl", "validity of host certificates; agents renew at 2/3 of it (default 24h)")
+	addTelemetryFlags(cmd, &cfg)
 	return cmd
+}
+
+func addTelemetryFlags(cmd *cobra.Command, cfg *config.Serve) {
+	cfg.Retention = config.DefaultRetention
+	fl := cmd.Flags()
+	fl.Var(retentionValue{&cfg.Retention}, "retention", "how long telemetry is kept (0: forever)")
+	fl.Lookup("retention").DefValue = config.DefaultRetention.String()
+	fl.StringArrayVar(&cfg.ExportFiles, "export-file", nil, "append events as JSON lines to this file (repeatable)")
+	fl.StringArrayVar(&cfg.ExportSyslog, "export-syslog", nil, "send events as RFC 5424 syslog to unix:///dev/log, udp://HOST:PORT or tcp://HOST:PORT (repeatable)")
+	fl.StringArrayVar(&cfg.ExportHTTP, "export-http", nil, "POST events as JSON lines to this http(s) URL (repeatable)")
 }
 
 func serve(ctx context.Context, e *env, cfg config.Serve) error {

@@ -29,6 +29,11 @@ type Serve struct {
 	WatchBuffer int
 	// HostCertTTL is the validity of enrolled host certificates.
 	HostCertTTL time.Duration
+	// Retention is how long telemetry is kept; 0 keeps it forever.
+	Retention time.Duration
+	// ExportFiles, ExportSyslog and ExportHTTP are the SIEM sinks: file
+	// paths, unix:// udp:// tcp:// syslog addresses, http(s) URLs.
+	ExportFiles, ExportSyslog, ExportHTTP []string
 }
 
 // Bounds of host certificate validity: short enough that a stolen host
@@ -66,7 +71,7 @@ func (s *Serve) CheckAndSetDefaults() error {
 	if s.HostCertTTL < MinHostCertTTL || s.HostCertTTL > MaxHostCertTTL {
 		return fmt.Errorf("--host-cert-ttl %s is outside %s to %s", s.HostCertTTL, MinHostCertTTL, MaxHostCertTTL)
 	}
-	return nil
+	return s.checkTelemetry()
 }
 
 func (s *Serve) setTunables() {

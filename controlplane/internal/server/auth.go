@@ -26,7 +26,9 @@ var serviceKinds = map[string]ca.Kind{
 	"/zpam.agent.v1.IdentityService/":   ca.KindHost,
 	"/zpam.agent.v1.BreakGlassService/": ca.KindHost,
 	"/zpam.agent.v1.TelemetryService/":  ca.KindHost,
+	"/zpam.agent.v1.HostAuditService/":  ca.KindHost,
 	"/zpam.admin.v1.AdminService/":      ca.KindAdmin,
+	"/zpam.admin.v1.AuditService/":      ca.KindAdmin,
 	"/zpam.admin.v1.WorkloadService/":   ca.KindWorkload,
 }
 

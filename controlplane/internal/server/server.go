@@ -1,6 +1,8 @@
 // Package server is the control plane's network edge: thin gRPC adapters
-// over the core (AgentService, AdminService), certificate-based
-// authorisation, and the HTTP endpoints: the web console, /healthz and
+// over the cores (AgentService, AdminService over requests;
+// TelemetryService, HostAuditService, AuditService over telemetry),
+// certificate-based authorisation, and the HTTP endpoints: the web
+// console, /healthz and
 // /metrics.
 package server
 
@@ -19,9 +21,11 @@ import (
 	"github.com/zpam/zpam/controlplane/internal/ca"
 	"github.com/zpam/zpam/controlplane/internal/config"
 	"github.com/zpam/zpam/controlplane/internal/enroll"
+	"github.com/zpam/zpam/controlplane/internal/export"
 	"github.com/zpam/zpam/controlplane/internal/policy"
 	"github.com/zpam/zpam/controlplane/internal/requests"
 	"github.com/zpam/zpam/controlplane/internal/store"
+	"github.com/zpam/zpam/controlplane/internal/telemetry"
 	"github.com/zpam/zpam/controlplane/internal/web"
 	adminv1 "github.com/zpam/zpam/proto/zpam/admin/v1"
 	agentv1 "github.com/zpam/zpam/proto/zpam/agent/v1"
@@ -41,6 +45,8 @@ type Server struct {
 	store   *store.Store
 	policy  *policy.Source
 	core    *requests.Service
+	tel     *telemetry.Service
+	exports *export.Exporter
 	grpc    *grpc.Server
 	http    *http.Server
 	grpcLis net.Listener
@@ -71,7 +77,10 @@ func (s *Server) open(ctx context.Context) error {
 		return err
 	}
 	m := newMetrics()
-	s.core = requests.New(requests.Config{Store: s.store, Policy: s.policy, WatchBuffer: s.cfg.WatchBuffer, Observer: m, Log: s.log})
+	if err := s.openTelemetry(m); err != nil {
+		return err
+	}
+	s.core = requests.New(requests.Config{Store: s.store, Policy: s.policy, WatchBuffer: s.cfg.WatchBuffer, Observer: lifecycleObserver{m, s.tel}, Log: s.log})
 	m.watchCore(s.core)
 	signer, err := breakglass.LoadOrCreate(layout, auth, time.Now())
 	if err != nil {
@@ -102,6 +111,19 @@ func (s *Server) buildHTTP(layout config.Layout, auth *ca.Authority, m *metrics)
 	return err
 }
 
+// openTelemetry makes the telemetry core and the SIEM exports over it.
+func (s *Server) openTelemetry(m *metrics) error {
+	tm := newTelemetryMetrics(m.registry)
+	s.tel = telemetry.New(telemetry.Config{Store: s.store, Retention: s.cfg.Retention, Observer: tm, Log: s.log})
+	sinks, err := openSinks(s.cfg)
+	if err != nil {
+		return err
+	}
+	s.exports = export.New(export.Config{Source: s.tel, Sinks: sinks, Metrics: tm, Log: s.log})
+	tm.exporter = s.exports
+	return nil
+}
+
 func (s *Server) buildGRPC(layout config.Layout, auth *ca.Authority, enr *enroll.Service, signer *breakglass.Signer) error {
 	tlsCfg, err := ca.ServerTLS(layout, auth)
 	if err != nil {
@@ -120,6 +142,9 @@ func (s *Server) buildGRPC(layout config.Layout, auth *ca.Authority, enr *enroll
 	agentv1.RegisterIdentityServiceServer(s.grpc, &identityService{enroll: enr})
 	agentv1.RegisterBreakGlassServiceServer(s.grpc, &breakGlassService{core: s.core, signer: signer})
 	adminv1.RegisterWorkloadServiceServer(s.grpc, &workloadService{core: s.core})
+	agentv1.RegisterTelemetryServiceServer(s.grpc, &telemetryService{core: s.tel})
+	agentv1.RegisterHostAuditServiceServer(s.grpc, &hostAuditService{core: s.tel})
+	adminv1.RegisterAuditServiceServer(s.grpc, &auditService{core: s.tel})
 	return nil
 }
 
@@ -155,6 +180,8 @@ func (s *Server) Run(ctx context.Context, reload <-chan os.Signal) error {
 	wg.Go(func() { s.policy.Run(loops, s.cfg.PolicyPoll, reload) })
 	wg.Go(func() { s.core.RunExpiry(loops, s.cfg.ExpiryTick) })
 	wg.Go(func() { s.core.RunReevaluation(loops, s.cfg.PolicyPoll) })
+	wg.Go(func() { s.tel.RunRetention(loops) })
+	wg.Go(func() { s.exports.Run(loops) })
 	errs := make(chan error, 2)
 	go func() { errs <- s.grpc.Serve(s.grpcLis) }()
 	go func() { errs <- s.serveHTTP() }()
@@ -194,12 +221,15 @@ func (s *Server) shutdown() {
 	}
 }
 
-// Close releases listeners and the store.
+// Close releases listeners, export sinks and the store.
 func (s *Server) Close() error {
 	for _, l := range []net.Listener{s.grpcLis, s.httpLis} {
 		if l != nil {
 			l.Close()
 		}
+	}
+	if s.exports != nil {
+		s.exports.Close()
 	}
 	if s.store != nil {
 		return s.store.Close()
