@@ -28,7 +28,7 @@ func TestLoadAndDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := f.Config
-	if c.StateDir != DefaultStateDir || c.Socket != DefaultSocket || c.Mode != kernel.ModeAuto || c.Labels["env"] != "prod" {
+	if c.StateDir != DefaultStateDir || c.Socket != DefaultSocket || c.Mode != kernel.ModeAuto || c.Labels["env"] != "prod" || c.SpoolMaxBytes() != 128<<20 {
 		t.Fatalf("config = %+v, want defaults and env=prod", c)
 	}
 	allow := c.KernelOptions().Allowlist
@@ -44,6 +44,7 @@ func TestErrorsNameFileAndLine(t *testing.T) {
 		"bad mode":    {"server: a:1\n\nmode: fast\n", `:3: mode: "fast" is not one of auto, lsm, signal, audit`},
 		"bad server":  {"server: nohost\n", `:1: server: "nohost" is not a HOST:PORT address`},
 		"bad token":   {"server: a:1\njoin_token: abc\n", ":2: join_token: the join token is not valid"},
+		"bad spool":   {"server: a:1\nspool_max_mb: -5\n", ":2: spool_max_mb: -5 is out of range; give 1 to 65536"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

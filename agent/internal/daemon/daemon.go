@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -17,6 +18,8 @@ import (
 	"github.com/zpam/zpam/agent/internal/grant"
 	"github.com/zpam/zpam/agent/internal/kernel"
 	"github.com/zpam/zpam/agent/internal/localapi"
+	"github.com/zpam/zpam/agent/internal/spool"
+	"github.com/zpam/zpam/agent/internal/upload"
 )
 
 // Options configure a Daemon. Only Config and Log are required.
@@ -44,6 +47,8 @@ type Options struct {
 	// zero means 5m. BreakGlassRetry paces retries of fetches and of
 	// unacknowledged reports; zero means 3s.
 	BreakGlassRefresh, BreakGlassRetry time.Duration
+	// LossInterval paces the check for lost telemetry; zero means 10s.
+	LossInterval time.Duration
 }
 
 // Daemon is the running agent.
@@ -74,6 +79,13 @@ type Daemon struct {
 	api      *localapi.Server
 	bg       *breakglass.Manager
 	hostID   string
+	hostname string
+	spool    *spool.Spool
+	uploader *upload.Uploader
+	names    userNames
+
+	lossMu       sync.Mutex
+	lossReported map[string]uint64
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -108,6 +120,9 @@ func New(o Options) *Daemon {
 	if o.BreakGlassRetry == 0 {
 		o.BreakGlassRetry = 3 * time.Second
 	}
+	if o.LossInterval == 0 {
+		o.LossInterval = 10 * time.Second
+	}
 	return &Daemon{o: o, log: o.Log, denials: newDenialLog(), metrics: newAgentMetrics()}
 }
 
@@ -126,12 +141,16 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	if err := d.connect(ctx); err != nil {
 		return err
 	}
+	if err := d.openPipeline(); err != nil {
+		return err
+	}
 	if err := d.startMetrics(); err != nil {
 		return err
 	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	d.cancel = cancel
 	d.startLoops(bg)
+	d.publish(d.agentEvent("started", "version "+d.o.Version))
 	if err := d.startAPI(); err != nil {
 		return err
 	}
@@ -162,6 +181,7 @@ func (d *Daemon) connect(ctx context.Context) error {
 	}
 	d.hostID = id.HostID
 	d.metrics.certExpiry(id.NotAfter())
+	d.hostname, _ = os.Hostname()
 	d.cp, err = cpclient.Dial(cpclient.Options{Server: d.o.Config.Server, Identity: id, Log: d.log, Backoff: d.o.Backoff})
 	if err != nil {
 		return err
@@ -179,6 +199,7 @@ func (d *Daemon) connect(ctx context.Context) error {
 func (d *Daemon) startMetrics() error {
 	d.metrics.watch(d.enforcer, d.cp.Connected)
 	d.metrics.watchBreakGlass(func() int { return len(d.bg.Pending()) })
+	d.metrics.watchPipeline(d.spool, d.uploader)
 	if d.o.Config.MetricsListen == "" {
 		return nil
 	}
@@ -188,7 +209,7 @@ func (d *Daemon) startMetrics() error {
 func (d *Daemon) startAPI() error {
 	d.api = localapi.New(localapi.Options{
 		Socket: d.o.Config.Socket, Mode: d.enforcer.Mode(), HostID: d.hostID, Version: d.o.Version,
-		ControlPlane: d.cp, Grants: d.table, Denials: d.denials, BreakGlass: d.bg, Log: d.log,
+		ControlPlane: d.cp, Grants: d.table, Denials: d.denials, BreakGlass: d.bg, Audit: d.cp, Log: d.log,
 	})
 	if err := d.api.Start(); err != nil {
 		d.api = nil
@@ -210,6 +231,10 @@ func (d *Daemon) Close() error {
 		d.cancel()
 	}
 	d.wg.Wait()
+	if d.spool != nil {
+		d.publish(d.agentEvent("stopped", "kernel enforcement stays pinned"))
+		errs = append(errs, d.spool.Close())
+	}
 	if d.cp != nil {
 		errs = append(errs, d.cp.Close())
 	}

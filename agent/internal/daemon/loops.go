@@ -19,6 +19,8 @@ func (d *Daemon) startLoops(ctx context.Context) {
 		every(ctx, d.o.RotateCheckInterval, func() { d.rotateIfDue(ctx) })
 	})
 	d.goLoop(func() { d.bg.Run(ctx, d.o.BreakGlassRefresh, d.o.BreakGlassRetry) })
+	d.goLoop(func() { d.uploader.Run(ctx) })
+	d.goLoop(func() { every(ctx, d.o.LossInterval, d.reportLoss) })
 	if interval, err := sd.SdWatchdogEnabled(false); err == nil && interval > 0 {
 		d.goLoop(func() { d.watchdog(ctx, interval) })
 	}

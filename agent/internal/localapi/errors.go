@@ -26,6 +26,7 @@ var localCodes = []struct {
 	{errNotDelivered, codes.Unavailable},
 	{errNotEnforced, codes.FailedPrecondition},
 	{errCallerLeft, codes.Canceled},
+	{errNoRelay, codes.Unimplemented},
 	{context.Canceled, codes.Canceled},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 }

@@ -50,7 +50,9 @@ type Options struct {
 	Denials      Denials
 	// BreakGlass, when set, serves pamctl break-glass.
 	BreakGlass BreakGlass
-	Log        *slog.Logger
+	// Audit relays pamctl audit; nil answers Unimplemented.
+	Audit AuditRelay
+	Log   *slog.Logger
 	// EnforceTimeout bounds the wait between "granted" upstream and the
 	// grant reaching this host's kernel; zero means 30s.
 	EnforceTimeout time.Duration
@@ -80,6 +82,7 @@ func New(o Options) *Server {
 	s.srv = grpc.NewServer(grpc.Creds(peerCreds{}), grpc.MaxRecvMsgSize(64<<10))
 	localv1.RegisterLocalAgentServer(s.srv, s)
 	localv1.RegisterLocalBreakGlassServer(s.srv, &breakGlassServer{s: s})
+	localv1.RegisterLocalAuditServer(s.srv, auditServer{s: s})
 	return s
 }
 

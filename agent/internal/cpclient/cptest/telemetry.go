@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"slices"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -129,6 +130,37 @@ func (a *auditService) Query(ctx context.Context, req *agentv1.HostAuditRequest)
 		}
 	}
 	return out, nil
+}
+
+// Follow sends what Query would, then polls for later uploads until the
+// caller leaves.
+func (a *auditService) Follow(req *agentv1.HostAuditRequest, stream agentv1.HostAuditService_FollowServer) error {
+	host, err := hostOf(stream.Context())
+	if err != nil {
+		return err
+	}
+	sent := 0
+	for {
+		evs := a.s.Uploaded()
+		for _, ev := range evs[sent:] {
+			if ev.GetHostId() == host && matches(ev, req) {
+				if err := stream.Send(ev); err != nil {
+					return err
+				}
+			}
+		}
+		sent = len(evs)
+		select {
+		case <-stream.Context().Done():
+			return nil
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// Record stores events as if host had uploaded them.
+func (s *Server) Record(host string, evs ...*commonv1.Event) {
+	s.store(host, &agentv1.EventBatch{Events: evs})
 }
 
 func matches(ev *commonv1.Event, req *agentv1.HostAuditRequest) bool {

@@ -31,6 +31,8 @@ type Agent struct {
 	Denials *Denials
 	Socket  string
 	API     *localapi.Server
+	// HostID is the host the agent enrolled as.
+	HostID string
 }
 
 // Start runs an agent over k (a fresh map if nil) until the test ends.
@@ -50,12 +52,13 @@ func Start(t testing.TB, k *granttest.Kernel) *Agent {
 		t.Fatal(err)
 	}
 	a.Table = grant.New(k, log)
+	a.HostID = id.HostID
 	ctx, cancel := context.WithCancel(context.Background())
 	watching := make(chan struct{})
 	go func() { a.Client.WatchGrants(ctx, a.Table); close(watching) }()
 	a.API = localapi.New(localapi.Options{
 		Socket: a.Socket, Mode: kernel.ModeSignal, HostID: id.HostID, Version: "test",
-		ControlPlane: a.Client, Grants: a.Table, Denials: a.Denials, Log: log, EnforceTimeout: 5 * time.Second,
+		ControlPlane: a.Client, Grants: a.Table, Denials: a.Denials, Audit: a.Client, Log: log, EnforceTimeout: 5 * time.Second,
 	})
 	if err := a.API.Start(); err != nil {
 		t.Fatal(err)
