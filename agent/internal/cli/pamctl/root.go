@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -19,6 +20,9 @@ const DefaultSocket = "/run/pam-agent/agent.sock"
 // globals are the flags every subcommand takes.
 type globals struct {
 	socket string
+	// server and credential reach the control plane directly, for
+	// approvers and admins off-host.
+	server, credential string
 }
 
 // NewCommand is pamctl's root command.
@@ -30,8 +34,19 @@ func NewCommand(version string) *cobra.Command {
 		Version: version,
 	}
 	root.PersistentFlags().StringVar(&g.socket, "socket", DefaultSocket, "the agent's local API socket")
-	root.AddCommand(newElevateCommand(g), newStatusCommand(g), newBreakGlassCommand(g))
+	root.PersistentFlags().StringVar(&g.server, "server", "", "reach the control plane at HOST:PORT directly instead of through the agent (audit)")
+	root.PersistentFlags().StringVar(&g.credential, "credential", defaultCredential(), "with --server: directory with cert.pem, key.pem, ca.pem")
+	root.AddCommand(newElevateCommand(g), newStatusCommand(g), newBreakGlassCommand(g), newAuditCommand(g))
 	return root
+}
+
+// defaultCredential is ~/.config/zpam, where a person keeps theirs.
+func defaultCredential() string {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "zpam-credential"
+	}
+	return filepath.Join(dir, "zpam")
 }
 
 // Main runs pamctl with the process arguments and returns the exit code.

@@ -19,7 +19,9 @@ import (
 type Client struct {
 	localv1.LocalAgentClient
 	localv1.LocalBreakGlassClient
-	conn *grpc.ClientConn
+	// Audit is pamctl audit's service on the same socket.
+	Audit localv1.LocalAuditClient
+	conn  *grpc.ClientConn
 
 	mu      sync.Mutex
 	dialErr error
@@ -41,6 +43,7 @@ func Dial(socket string) (*Client, error) {
 		return nil, fmt.Errorf("dial agent: %w", err)
 	}
 	c.conn, c.LocalAgentClient, c.LocalBreakGlassClient = conn, localv1.NewLocalAgentClient(conn), localv1.NewLocalBreakGlassClient(conn)
+	c.Audit = localv1.NewLocalAuditClient(conn)
 	return c, nil
 }
 
