@@ -113,9 +113,15 @@ func (s *stack) agentLog(t *testing.T) string {
 	return string(data)
 }
 
-// admin is an AdminService client with the admin credential that init
-// wrote, verifying the server against the data dir's CA.
+// admin is an AdminService client with the admin credential.
 func (s *stack) admin(t *testing.T) adminv1.AdminServiceClient {
+	t.Helper()
+	return adminv1.NewAdminServiceClient(s.adminConn(t))
+}
+
+// adminConn is a connection with the admin credential that init wrote,
+// verifying the server against the data dir's CA.
+func (s *stack) adminConn(t *testing.T) *grpc.ClientConn {
 	t.Helper()
 	cert, err := tls.LoadX509KeyPair(filepath.Join(s.dataDir, "admin.pem"), filepath.Join(s.dataDir, "admin-key.pem"))
 	if err != nil {
@@ -135,7 +141,7 @@ func (s *stack) admin(t *testing.T) adminv1.AdminServiceClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return adminv1.NewAdminServiceClient(conn)
+	return conn
 }
 
 // runner runs a command as a user, in a login session or in none.
