@@ -69,6 +69,8 @@ test: deps verify-generate lint ## everything CI runs: generated-code check, lin
 bench: build ## benchmarks (figures and method in BENCHMARKS.md)
 	@if [ "$$(id -u)" != 0 ]; then echo "make bench: the exec benchmark attaches kernel programs and needs root; run: sudo make bench" >&2; exit 1; fi
 	go run ./tests/bench/execbench --bin $(BIN) $(BENCHFLAGS)
+	go run ./tests/bench/telbench --bin $(BIN) $(TELBENCHFLAGS)
+	go test ./controlplane/internal/telemetry/ -run '^$$' -bench Ingest -benchtime 400x -cpu 2
 	go run ./tests/bench/vmbench $(VMBENCHFLAGS)
 
 packages: build ## .deb and .rpm of pam-agent and pam-controlplane into dist/ (or DIST=dir)

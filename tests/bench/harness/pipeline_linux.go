@@ -1,0 +1,158 @@
+package harness
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/zpam/zpam/tests/roottest"
+)
+
+// PipelineConfig is one run of the telemetry pipeline benchmark.
+type PipelineConfig struct {
+	// BinDir holds pam-agent, pamctl and pam-controlplane (make build).
+	BinDir string
+	// Hosts upload Batches batches of BatchSize events each, all at once,
+	// to measure the control plane's ingest.
+	Hosts, Batches, BatchSize int
+	// Workers lists the parallel exec loops of each end-to-end level; each
+	// level runs for Duration.
+	Workers  []int
+	Duration time.Duration
+	// User runs the exec workload; PinDir is where the agent pins.
+	User, PinDir string
+	Progress     io.Writer
+}
+
+// CheckAndSetDefaults validates the config and fills defaults.
+func (c *PipelineConfig) CheckAndSetDefaults() error {
+	if c.Hosts < 1 || c.Batches < 1 || c.BatchSize < 1 || c.BatchSize > 4096 {
+		return fmt.Errorf("--hosts, --batches must be positive and --batch-size 1 to 4096 (got %d, %d, %d)", c.Hosts, c.Batches, c.BatchSize)
+	}
+	if c.Duration <= 0 {
+		return fmt.Errorf("--duration %s must be positive", c.Duration)
+	}
+	for _, w := range c.Workers {
+		if w < 1 {
+			return fmt.Errorf("--workers %d must be positive", w)
+		}
+	}
+	if c.User == "" {
+		c.User = "zpam-bench"
+	}
+	if c.PinDir == "" {
+		c.PinDir = roottest.PinPrefix + "bench"
+	}
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+	return nil
+}
+
+// PipelineReport is what the run measured.
+type PipelineReport struct {
+	Ingest IngestResult `json:"ingest"`
+	// EndToEnd has one entry per workers level; empty without root.
+	EndToEnd []EndToEndResult `json:"end_to_end"`
+	// AgentPeakRSSKiB is the agent's resident memory high-water mark.
+	AgentPeakRSSKiB int64  `json:"agent_peak_rss_kib"`
+	Note            string `json:"note,omitempty"`
+}
+
+// IngestResult is the control plane alone under many uploading hosts.
+type IngestResult struct {
+	Hosts, BatchSize int
+	Events           int64   `json:"events"`
+	Seconds          float64 `json:"seconds"`
+	EventsPerSecond  float64 `json:"events_per_second"`
+	// CPUSeconds is the control plane's user+system time for the upload;
+	// EventsPerCPUSecond is the figure that does not depend on what else
+	// the machine is doing.
+	CPUSeconds         float64 `json:"cpu_seconds"`
+	EventsPerCPUSecond float64 `json:"events_per_cpu_second"`
+	// Stored is what the control plane counted as newly stored.
+	Stored int64 `json:"stored"`
+	// BatchP50Ms, BatchP99Ms are upload-to-ack times of one batch.
+	BatchP50Ms float64 `json:"batch_p50_ms"`
+	BatchP99Ms float64 `json:"batch_p99_ms"`
+	PeakRSSKiB int64   `json:"controlplane_peak_rss_kib"`
+}
+
+// EndToEndResult is one workers level of execs through kernel, agent,
+// spool, upload, control plane and export.
+type EndToEndResult struct {
+	Workers     int     `json:"workers"`
+	Generated   int64   `json:"generated"`
+	Stored      int64   `json:"stored"`
+	Lost        int64   `json:"lost"`
+	ExecsPerSec float64 `json:"execs_per_second"`
+	// DrainSeconds is how long after the workload the last event arrived.
+	DrainSeconds float64 `json:"drain_seconds"`
+	// KernelDrops and SpoolDrops are the agent's loss counters' growth.
+	KernelDrops int64 `json:"kernel_drops"`
+	SpoolDrops  int64 `json:"spool_drops"`
+}
+
+// RunPipeline measures ingest, then, as root, the end-to-end levels.
+func RunPipeline(ctx context.Context, cfg PipelineConfig) (*PipelineReport, error) {
+	if err := cfg.CheckAndSetDefaults(); err != nil {
+		return nil, err
+	}
+	work, err := os.MkdirTemp("", "zpam-telbench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+	if err := os.Chmod(work, 0o755); err != nil {
+		return nil, err
+	}
+	logf := func(format string, args ...any) { fmt.Fprintf(cfg.Progress, format+"\n", args...) }
+	rep := &PipelineReport{}
+	cp, err := startTelemetryCP(ctx, cfg.BinDir, filepath.Join(work, "ingest"), cfg.User)
+	if err != nil {
+		return nil, err
+	}
+	logf("ingest: %d hosts × %d batches × %d events", cfg.Hosts, cfg.Batches, cfg.BatchSize)
+	rep.Ingest, err = runIngest(ctx, cp, cfg)
+	cp.stop()
+	if err != nil {
+		return nil, err
+	}
+	if os.Geteuid() != 0 {
+		rep.Note = "end-to-end levels skipped: they attach kernel programs and need root"
+		return rep, nil
+	}
+	release, err := acquireLock(ctx, cfg.Progress)
+	if err != nil {
+		return rep, err
+	}
+	defer release()
+	return rep, runEndToEnd(ctx, cfg, filepath.Join(work, "e2e"), rep, logf)
+}
+
+// WriteTable prints the report for BENCHMARKS.md.
+func (r *PipelineReport) WriteTable(w io.Writer) error {
+	var b strings.Builder
+	in := r.Ingest
+	fmt.Fprintf(&b, "control plane ingest (SQLite, %d hosts, batches of %d, one transaction each):\n", in.Hosts, in.BatchSize)
+	fmt.Fprintf(&b, "  %d events in %.2fs: %.0f events/s wall; %.1f CPU-s: %.0f events per CPU-second; stored %d\n",
+		in.Events, in.Seconds, in.EventsPerSecond, in.CPUSeconds, in.EventsPerCPUSecond, in.Stored)
+	fmt.Fprintf(&b, "  batch upload→ack p50 %.1f ms, p99 %.1f ms; control plane peak RSS %d MiB\n", in.BatchP50Ms, in.BatchP99Ms, in.PeakRSSKiB/1024)
+	if len(r.EndToEnd) > 0 {
+		b.WriteString("end to end (exec → kernel → agent spool → upload → SQLite → export file):\n")
+		b.WriteString("  workers  execs/s  generated  stored  lost  kernel drops  spool drops  drain s\n")
+		for _, e := range r.EndToEnd {
+			fmt.Fprintf(&b, "  %7d  %7.0f  %9d  %6d  %4d  %12d  %11d  %7.1f\n", e.Workers, e.ExecsPerSec, e.Generated, e.Stored, e.Lost, e.KernelDrops, e.SpoolDrops, e.DrainSeconds)
+		}
+		fmt.Fprintf(&b, "  agent peak RSS %.1f MiB (target ≤ 40 MiB)\n", float64(r.AgentPeakRSSKiB)/1024)
+	}
+	if r.Note != "" {
+		fmt.Fprintf(&b, "note: %s\n", r.Note)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
