@@ -95,6 +95,7 @@ func (f *fixture) daemon() *daemon.Daemon {
 		},
 		Backoff:             cpclient.Backoff{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond},
 		RotateCheckInterval: f.rotateEvery,
+		LossInterval:        50 * time.Millisecond,
 	})
 }
 

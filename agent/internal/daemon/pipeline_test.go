@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -101,4 +102,45 @@ func metric(addr, name string) string {
 		}
 	}
 	return ""
+}
+
+// TestSpoolFullLossIsReported: with the control plane down, a flood of
+// escalations overfills a 1 MiB spool; the drops are counted, and the
+// loss agent event carrying them reaches the control plane once it is
+// back, with the newest escalations.
+func TestSpoolFullLossIsReported(t *testing.T) {
+	f := newFixture(t)
+	f.cfg.SpoolMaxMB = 1
+	f.cfg.MetricsListen = freeAddr(t)
+	d := f.daemon()
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	eventually(t, "started uploaded", func() bool { return len(uploadedOf(f, commonv1.EventKind_EVENT_KIND_AGENT)) == 1 })
+	f.cp.Stop()
+	const flood = 12000 // ~150 bytes each: more than 1 MiB
+	for i := range flood {
+		f.enforcer.events <- kernel.Event{Kind: kernel.EventEscalationDenied, Time: time.Now(), UID: 4242, LoginUID: kernel.AnySession, PID: uint32(i + 1), Via: "exec", Filename: "/usr/bin/sudo"}
+	}
+	eventually(t, "the flood spooled or dropped", func() bool {
+		n, _ := strconv.Atoi(metric(f.cfg.MetricsListen, "zpam_agent_events_seen_total"))
+		return n > flood // plus started, and loss reports
+	})
+	f.cp.Start()
+	eventually(t, "a loss event uploaded", func() bool {
+		for _, ev := range uploadedOf(f, commonv1.EventKind_EVENT_KIND_AGENT) {
+			if ev.GetAgent().GetAction() == "loss" && ev.GetAgent().GetDropped()["spool_full_escalation"] > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	var newest uint32
+	for _, ev := range uploadedOf(f, commonv1.EventKind_EVENT_KIND_ESCALATION) {
+		newest = max(newest, ev.GetEscalation().GetProcess().GetPid())
+	}
+	if newest != flood {
+		t.Fatalf("newest escalation uploaded is pid %d; the newest (%d) must be kept and the oldest dropped", newest, flood)
+	}
 }
