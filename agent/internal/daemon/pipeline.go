@@ -1,15 +1,16 @@
 package daemon
 
 import (
+	"context"
 	"fmt"
 	"maps"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"sync"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/zpam/zpam/agent/internal/accounts"
 	"github.com/zpam/zpam/agent/internal/kernel"
 	"github.com/zpam/zpam/agent/internal/spool"
 	"github.com/zpam/zpam/agent/internal/upload"
@@ -110,7 +111,8 @@ func (d *Daemon) reportLoss() {
 	}
 }
 
-// userNames resolves uids to names, remembering a bounded number.
+// userNames resolves uids to names (passwd and NSS), remembering a
+// bounded number: a name lookup may ask a directory server.
 type userNames struct {
 	mu    sync.Mutex
 	names map[uint32]string
@@ -125,8 +127,8 @@ func (u *userNames) of(uid uint32) string {
 		return name
 	}
 	name := strconv.FormatUint(uint64(uid), 10)
-	if usr, err := user.LookupId(name); err == nil {
-		name = usr.Username
+	if n, err := accounts.Name(context.Background(), uid); err == nil {
+		name = n
 	}
 	if u.names == nil || len(u.names) >= maxCachedNames {
 		u.names = map[uint32]string{}
