@@ -159,9 +159,17 @@ func (r *runner) run(ctx context.Context) {
 			return
 		}
 		cursor = last
-		if err := r.cfg.Source.SetCursor(ctx, r.sink.Name(), cursor); err != nil && ctx.Err() == nil {
-			r.cfg.Log.Error("export: save cursor; a restart will send these events again", "sink", r.sink.Name(), "err", err)
-		}
+		r.saveCursor(ctx, cursor)
+	}
+}
+
+// saveCursor records what was delivered even when the export is being
+// stopped, so that a restart does not send it again.
+func (r *runner) saveCursor(ctx context.Context, cursor int64) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := r.cfg.Source.SetCursor(ctx, r.sink.Name(), cursor); err != nil {
+		r.cfg.Log.Error("export: save cursor; a restart will send these events again", "sink", r.sink.Name(), "err", err)
 	}
 }
 

@@ -179,9 +179,7 @@ func TestFileExportResumesFromItsCursorAndFollowsRotation(t *testing.T) {
 	}
 	f.ingest(t, 1, time.Now())
 	eventually(t, "a new file after rotation", func() bool { return len(readLines(t, path)) == 1 })
-	if m.get(m.exported, sink.Name()) != 6 {
-		t.Fatalf("exported counter %d, want 6", m.get(m.exported, sink.Name()))
-	}
+	eventually(t, "exported counter at 6", func() bool { return m.get(m.exported, sink.Name()) == 6 })
 }
 
 var rfc5424 = regexp.MustCompile(`^<(\d+)>1 (\S+) (\S+) zpam - (\S+) - (\{.*\})$`)

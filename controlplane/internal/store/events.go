@@ -9,7 +9,8 @@ import (
 )
 
 // EventRow is one stored event: the columns queries filter on and the
-// event's encoding, which the store does not read.
+// event's encoding, which the store does not read. GrantID and RequestID
+// are written, not read back: the encoding has them.
 type EventRow struct {
 	Seq       int64
 	HostID    string
@@ -23,9 +24,17 @@ type EventRow struct {
 	Data      []byte
 }
 
-const eventColumns = `host_id, id, hostname, at, kind, user_name, grant_id, request_id, data`
+// attribution is the grant, or the request of an event without a grant.
+func (r EventRow) attribution() string {
+	if r.GrantID != "" {
+		return r.GrantID
+	}
+	return r.RequestID
+}
 
-// insertChunk is the most rows one INSERT carries: 9 parameters each,
+const eventColumns = `host_id, id, hostname, at, kind, user_name, attribution, data`
+
+// insertChunk is the most rows one INSERT carries: 8 parameters each,
 // well within every driver's limit, and long enough that parsing and
 // stepping the statement is a small part of the work.
 const insertChunk = 128
@@ -49,7 +58,7 @@ func (c *insertStmts) get(s *Store, rows int) (*sql.Stmt, error) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(`(?,?,?,?,?,?,?,?,?)`)
+		b.WriteString(`(?,?,?,?,?,?,?,?)`)
 	}
 	b.WriteString(` ON CONFLICT (host_id, id) DO NOTHING`)
 	st, err := s.db.Prepare(b.String())
@@ -76,7 +85,7 @@ func (c *insertStmts) close() {
 // stored, and returns how many were new.
 func (t *Tx) InsertEvents(rows []EventRow) (int, error) {
 	stored := 0
-	args := make([]any, 0, 9*min(len(rows), insertChunk))
+	args := make([]any, 0, 8*min(len(rows), insertChunk))
 	for len(rows) > 0 {
 		chunk := rows[:min(len(rows), insertChunk)]
 		rows = rows[len(chunk):]
@@ -86,7 +95,7 @@ func (t *Tx) InsertEvents(rows []EventRow) (int, error) {
 		}
 		args = args[:0]
 		for _, r := range chunk {
-			args = append(args, r.HostID, r.ID, r.Hostname, unixNano(r.At), r.Kind, r.User, r.GrantID, r.RequestID, r.Data)
+			args = append(args, r.HostID, r.ID, r.Hostname, unixNano(r.At), r.Kind, r.User, r.attribution(), r.Data)
 		}
 		res, err := t.tx.StmtContext(t.ctx, st).ExecContext(t.ctx, args...)
 		if err != nil {
@@ -107,7 +116,8 @@ type EventFilter struct {
 	// HostID selects one host exactly; Host is a host id or a hostname.
 	HostID string
 	Host   string
-	// Grant is a grant id or a request id.
+	// Grant is a grant id or a request id: either selects the events of
+	// the request and of its grant.
 	Grant string
 	Kinds []int32
 	Since time.Time
@@ -135,7 +145,8 @@ func (t *Tx) Events(f EventFilter) ([]EventRow, error) {
 	for rows.Next() {
 		var r EventRow
 		var at int64
-		if err := rows.Scan(&r.Seq, &r.HostID, &r.ID, &r.Hostname, &at, &r.Kind, &r.User, &r.GrantID, &r.RequestID, &r.Data); err != nil {
+		var attribution string
+		if err := rows.Scan(&r.Seq, &r.HostID, &r.ID, &r.Hostname, &at, &r.Kind, &r.User, &attribution, &r.Data); err != nil {
 			return nil, fmt.Errorf("query events: %w", err)
 		}
 		r.At = fromUnixNano(at)
@@ -161,7 +172,10 @@ func (f EventFilter) where() (string, []any) {
 		add(`(host_id = ? OR hostname = ?)`, f.Host, f.Host)
 	}
 	if f.Grant != "" {
-		add(`(grant_id = ? OR request_id = ?)`, f.Grant, f.Grant)
+		// A grant's events are attributed to it, and those of its request
+		// before it was granted to the request; a request id finds both
+		// through the grants table the same way.
+		add(`attribution IN (?, (SELECT id FROM grants WHERE request_id = ?), (SELECT request_id FROM grants WHERE id = ?))`, f.Grant, f.Grant, f.Grant)
 	}
 	if len(f.Kinds) > 0 {
 		kinds := make([]any, len(f.Kinds))

@@ -15,22 +15,36 @@ import (
 )
 
 // realisticExec is an exec event as the agent sends it: process identity,
-// a few arguments, a cwd, attribution to a grant.
-func realisticExec(i int) *commonv1.Event {
-	return &commonv1.Event{Id: uuid.Must(uuid.NewV7()).String(), Time: timestamppb.Now(), Kind: commonv1.EventKind_EVENT_KIND_EXEC,
-		User: "alice", GrantId: "g-0123456789abcdef", RequestId: "r-0123456789abcdef", Approvers: []string{"carol"},
+// a few arguments, a cwd, and, when attributed, a grant, its request and
+// approver.
+func realisticExec(i int, attributed bool) *commonv1.Event {
+	ev := &commonv1.Event{Id: uuid.Must(uuid.NewV7()).String(), Time: timestamppb.Now(), Kind: commonv1.EventKind_EVENT_KIND_EXEC,
+		User: "alice",
 		Detail: &commonv1.Event_Exec{Exec: &commonv1.ExecEvent{
 			Process:  &commonv1.Process{Pid: uint32(10000 + i), Ppid: 9999, Uid: 0, Euid: 0, Loginuid: 1000, SessionId: 7, Tty: "pts/3", Comm: "systemctl", CgroupId: 4242},
 			Filename: "/usr/bin/systemctl", Argv: []string{"systemctl", "restart", "nginx.service", "--no-pager", fmt.Sprint(i)}, Cwd: "/root",
 		}}}
+	if attributed {
+		ev.GrantId, ev.RequestId, ev.Approvers = "g-0123456789abcdef", "r-0123456789abcdef", []string{"carol"}
+	}
+	return ev
 }
 
 // BenchmarkIngest measures the insert path as Upload drives it: batches
 // of 512 events, one transaction each. Run with -cpu 2 for the figure in
-// BENCHMARKS.md; streams > 1 is several agents uploading at once.
+// BENCHMARKS.md; streams > 1 is several agents uploading at once;
+// attributed events (run under a grant) fill one more index.
 func BenchmarkIngest(b *testing.B) {
-	for _, streams := range []int{1, 8} {
-		b.Run(fmt.Sprintf("batch512/streams%d", streams), func(b *testing.B) {
+	for _, c := range []struct {
+		streams    int
+		attributed bool
+	}{{1, true}, {1, false}, {8, true}} {
+		name := fmt.Sprintf("batch512/streams%d", c.streams)
+		if c.attributed {
+			name += "/attributed"
+		}
+		streams := c.streams
+		b.Run(name, func(b *testing.B) {
 			hosts := make([]string, streams)
 			for i := range hosts {
 				hosts[i] = fmt.Sprintf("h%d", i)
@@ -41,7 +55,7 @@ func BenchmarkIngest(b *testing.B) {
 			for i := range batches {
 				batches[i] = make([]*commonv1.Event, batch)
 				for j := range batches[i] {
-					batches[i][j] = realisticExec(j)
+					batches[i][j] = realisticExec(j, c.attributed)
 				}
 			}
 			b.ResetTimer()

@@ -13,8 +13,10 @@ CREATE TABLE events (
     at         BIGINT NOT NULL,
     kind       INTEGER NOT NULL,
     user_name  TEXT NOT NULL,
-    grant_id   TEXT NOT NULL,
-    request_id TEXT NOT NULL,
+    -- The grant the event is attributed to, or the request when it has
+    -- no grant (yet): one column and one index serve --grant with either
+    -- id (see EventFilter.Grant).
+    attribution TEXT NOT NULL,
     data       BLOB NOT NULL
 );
 -- Idempotent ingest: a resent event is stored once. Event ids are UUIDv7,
@@ -22,9 +24,8 @@ CREATE TABLE events (
 CREATE UNIQUE INDEX events_host_event ON events(host_id, id);
 -- --since, newest first, and retention.
 CREATE INDEX events_at ON events(at);
--- --grant: a grant id or a request id; only attributed events are indexed.
-CREATE INDEX events_grant ON events(grant_id) WHERE grant_id <> '';
-CREATE INDEX events_request ON events(request_id) WHERE request_id <> '';
+-- --grant; only attributed events are indexed.
+CREATE INDEX events_attribution ON events(attribution) WHERE attribution <> '';
 -- --user, and a user's own trail on a host.
 CREATE INDEX events_user_at ON events(user_name, at);
 
