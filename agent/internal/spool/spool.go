@@ -22,7 +22,7 @@ const (
 	CauseFull     = "spool_full"    // the spool reached MaxBytes
 	CauseTorn     = "spool_torn"    // a torn tail cut on Open
 	CauseCorrupt  = "spool_corrupt" // a record the disk failed
-	CauseError    = "spool_error"   // write(2) failed (disk full, I/O error)
+	CauseError    = "spool_error"   // encoding or write(2) failed (disk full, I/O error)
 	CauseTooLarge = "too_large"     // one event above MaxRecord
 	CauseClosed   = "spool_closed"  // published after Close
 )
@@ -130,7 +130,12 @@ func (s *Spool) Publish(ev *commonv1.Event) {
 	}
 	kind := eventjson.KindName(ev.GetKind())
 	payload, err := proto.Marshal(ev)
-	if err != nil || len(payload) > MaxRecord {
+	switch {
+	case err != nil:
+		s.o.Log.Error("spool: event not encodable", "kind", kind, "err", err)
+		s.countDrop(CauseError, kind)
+		return
+	case len(payload) > MaxRecord:
 		s.countDrop(CauseTooLarge, kind)
 		return
 	}
