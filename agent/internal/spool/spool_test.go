@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -267,5 +268,18 @@ func TestTornTailIsCut(t *testing.T) {
 		if got := drain(t, r, false); len(got) != 1 || got[0].GetExec().GetArgv()[1] != "after" {
 			t.Fatalf("%s: appending after the repair gave %v", name, got)
 		}
+	}
+}
+
+func TestOversizedEventIsDroppedAndCounted(t *testing.T) {
+	s := open(t, t.TempDir(), 0)
+	huge := execEvent(strings.Repeat("x", spool.MaxRecord))
+	s.Publish(huge)
+	s.Publish(execEvent("small"))
+	if got := drain(t, s, false); len(got) != 1 || got[0].GetExec().GetArgv()[1] != "small" {
+		t.Fatalf("got %d events; want only the small one", len(got))
+	}
+	if dropCount(s, "too_large_exec") != 1 {
+		t.Fatalf("drops %v; want too_large_exec 1", s.Drops())
 	}
 }
