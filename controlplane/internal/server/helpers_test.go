@@ -43,7 +43,7 @@ roles:
 `
 
 // runCLI runs pam-controlplane in-process and returns stdout.
-func runCLI(t *testing.T, args ...string) string {
+func runCLI(t testing.TB, args ...string) string {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	if code := cli.Execute(context.Background(), "test", args, &out, &errOut); code != 0 {
@@ -54,13 +54,13 @@ func runCLI(t *testing.T, args ...string) string {
 
 // startServer inits a data dir with the CLI, writes testPolicy and serves
 // on loopback ports chosen by the kernel.
-func startServer(t *testing.T) (*server.Server, string) {
+func startServer(t testing.TB) (*server.Server, string) {
 	t.Helper()
 	return startServerWith(t, func(*config.Serve) {})
 }
 
 // startServerWith is startServer with options changed by edit.
-func startServerWith(t *testing.T, edit func(*config.Serve)) (*server.Server, string) {
+func startServerWith(t testing.TB, edit func(*config.Serve)) (*server.Server, string) {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "data")
 	runCLI(t, "init", "--data-dir", dir)
@@ -89,7 +89,7 @@ func startServerWith(t *testing.T, edit func(*config.Serve)) (*server.Server, st
 	return srv, dir
 }
 
-func caPool(t *testing.T, dir string) *x509.CertPool {
+func caPool(t testing.TB, dir string) *x509.CertPool {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
 	if err != nil {
@@ -104,7 +104,7 @@ func caPool(t *testing.T, dir string) *x509.CertPool {
 
 // dial connects with the server verified against the CA and, when cert is
 // not nil, a client certificate.
-func dial(t *testing.T, addr string, pool *x509.CertPool, cert *tls.Certificate) *grpc.ClientConn {
+func dial(t testing.TB, addr string, pool *x509.CertPool, cert *tls.Certificate) *grpc.ClientConn {
 	t.Helper()
 	cfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS13}
 	if cert != nil {
@@ -119,7 +119,7 @@ func dial(t *testing.T, addr string, pool *x509.CertPool, cert *tls.Certificate)
 }
 
 // newCSR makes a host key and a CSR for it, as an agent would.
-func newCSR(t *testing.T) (*ecdsa.PrivateKey, []byte) {
+func newCSR(t testing.TB) (*ecdsa.PrivateKey, []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -132,7 +132,7 @@ func newCSR(t *testing.T) (*ecdsa.PrivateKey, []byte) {
 	return key, csr
 }
 
-func keyPair(t *testing.T, certPEM []byte, key *ecdsa.PrivateKey) tls.Certificate {
+func keyPair(t testing.TB, certPEM []byte, key *ecdsa.PrivateKey) tls.Certificate {
 	t.Helper()
 	der, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
@@ -154,7 +154,7 @@ func adminCert(t *testing.T, dir string) tls.Certificate {
 	return pair
 }
 
-func newToken(t *testing.T, dir, labels string) string {
+func newToken(t testing.TB, dir, labels string) string {
 	t.Helper()
 	return strings.TrimSpace(runCLI(t, "token", "create", "--data-dir", dir, "--ttl", "10m", "--labels", labels))
 }
@@ -165,7 +165,7 @@ type host struct {
 	cert   tls.Certificate
 }
 
-func enrollHost(t *testing.T, conn *grpc.ClientConn, token string, labels map[string]string) (host, error) {
+func enrollHost(t testing.TB, conn *grpc.ClientConn, token string, labels map[string]string) (host, error) {
 	t.Helper()
 	key, csr := newCSR(t)
 	res, err := agentv1.NewAgentServiceClient(conn).Enroll(context.Background(), &agentv1.EnrollRequest{
