@@ -71,6 +71,7 @@ bench: build ## benchmarks (figures and method in BENCHMARKS.md)
 	go run ./tests/bench/execbench --bin $(BIN) $(BENCHFLAGS)
 	go run ./tests/bench/telbench --bin $(BIN) $(TELBENCHFLAGS)
 	go test ./controlplane/internal/telemetry/ -run '^$$' -bench Ingest -benchtime 400x -cpu 2
+	go test ./controlplane/internal/server/ -run '^$$' -bench Upload -benchtime 400x -cpu 2
 	go run ./tests/bench/vmbench $(VMBENCHFLAGS)
 
 packages: build ## .deb and .rpm of pam-agent and pam-controlplane into dist/ (or DIST=dir)
