@@ -158,6 +158,9 @@ type RequestContext struct {
 	SessionId     uint32 `protobuf:"varint,4,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
 	ParentCommand string `protobuf:"bytes,5,opt,name=parent_command,json=parentCommand,proto3" json:"parent_command,omitempty"`
 	Pid           uint32 `protobuf:"varint,6,opt,name=pid,proto3" json:"pid,omitempty"`
+	// The session runs under a PTY the agent owns and records; session_id
+	// is then that recorded session's.
+	Recorded      bool `protobuf:"varint,7,opt,name=recorded,proto3" json:"recorded,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -232,6 +235,13 @@ func (x *RequestContext) GetPid() uint32 {
 		return x.Pid
 	}
 	return 0
+}
+
+func (x *RequestContext) GetRecorded() bool {
+	if x != nil {
+		return x.Recorded
+	}
+	return false
 }
 
 // Grant is an approved, time-boxed elevation of one user on one host.
@@ -604,7 +614,7 @@ var File_zpam_common_v1_common_proto protoreflect.FileDescriptor
 
 const file_zpam_common_v1_common_proto_rawDesc = "" +
 	"\n" +
-	"\x1bzpam/common/v1/common.proto\x12\x0ezpam.common.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbc\x01\n" +
+	"\x1bzpam/common/v1/common.proto\x12\x0ezpam.common.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd8\x01\n" +
 	"\x0eRequestContext\x12\x10\n" +
 	"\x03tty\x18\x01 \x01(\bR\x03tty\x12\x19\n" +
 	"\btty_name\x18\x02 \x01(\tR\attyName\x12%\n" +
@@ -612,7 +622,8 @@ const file_zpam_common_v1_common_proto_rawDesc = "" +
 	"\n" +
 	"session_id\x18\x04 \x01(\rR\tsessionId\x12%\n" +
 	"\x0eparent_command\x18\x05 \x01(\tR\rparentCommand\x12\x10\n" +
-	"\x03pid\x18\x06 \x01(\rR\x03pid\"\xcc\x03\n" +
+	"\x03pid\x18\x06 \x01(\rR\x03pid\x12\x1a\n" +
+	"\brecorded\x18\a \x01(\bR\brecorded\"\xcc\x03\n" +
 	"\x05Grant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
