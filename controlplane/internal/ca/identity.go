@@ -18,6 +18,9 @@ const (
 	// KindWorkload is a non-human client named by a SPIFFE ID URI SAN
 	// (spiffe://trust-domain/path) and no zpam:// identity.
 	KindWorkload Kind = "workload"
+	// KindPerson is a registered person's own credential:
+	// zpam://person/<name>. It acts only where policy lets that person.
+	KindPerson Kind = "person"
 )
 
 const uriScheme = "zpam"
@@ -74,8 +77,8 @@ func IdentityOf(cert *x509.Certificate) (Identity, error) {
 func parseIdentity(u *url.URL) (Identity, error) {
 	name := strings.TrimPrefix(u.Path, "/")
 	kind := Kind(u.Host)
-	if (kind != KindHost && kind != KindAdmin) || name == "" || strings.Contains(name, "/") {
-		return Identity{}, fmt.Errorf("certificate identity %q is not zpam://host/<id> or zpam://admin/<name>", u.String())
+	if (kind != KindHost && kind != KindAdmin && kind != KindPerson) || name == "" || strings.Contains(name, "/") {
+		return Identity{}, fmt.Errorf("certificate identity %q is not zpam://host/<id>, zpam://admin/<name> or zpam://person/<name>", u.String())
 	}
 	return Identity{Kind: kind, Name: name}, nil
 }

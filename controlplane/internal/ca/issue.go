@@ -32,7 +32,12 @@ func (a *Authority) IssueServer(dnsNames []string, ips []net.IP, now time.Time) 
 
 // IssueAdmin makes a client credential for the admin or approver name.
 func (a *Authority) IssueAdmin(name string, now time.Time) (Leaf, error) {
-	id := Identity{Kind: KindAdmin, Name: name}
+	return a.IssueClient(Identity{Kind: KindAdmin, Name: name}, now)
+}
+
+// IssueClient makes a client credential for a person or an admin.
+func (a *Authority) IssueClient(id Identity, now time.Time) (Leaf, error) {
+	name := id.Name
 	return a.issueWithNewKey(func(t *x509.Certificate) {
 		t.Subject = pkix.Name{CommonName: name}
 		t.URIs = []*url.URL{id.URI()}

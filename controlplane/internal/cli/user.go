@@ -20,7 +20,7 @@ func newUser(e *env) *cobra.Command {
 		Args:  subcommandArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	group.AddCommand(newUserAdd(e), newUserGroups(e), newUserRemove(e), newUserList(e))
+	group.AddCommand(newUserAdd(e), newUserGroups(e), newUserRemove(e), newUserList(e), newUserCredential(e))
 	return group
 }
 

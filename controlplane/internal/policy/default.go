@@ -53,6 +53,7 @@ roles:
   #       # (seconds), request.reason, request.tty, request.source_address,
   #       # request.time (timestamp)
   #   scope: session                    # default; "user": every session of the user
+  #   record: true                      # only recorded shells (pamctl elevate --shell)
   #
   # - name: ci-deploy                   # for workloads (SPIFFE-ID certificates) only
   #   workloads: ["spiffe://example.org/ci/*"]   # globs; * stays within one path segment

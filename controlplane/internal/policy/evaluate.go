@@ -36,6 +36,8 @@ type Input struct {
 	// WorkloadID is the SPIFFE ID of a workload requester; User is then
 	// the service account asked for. Empty for people.
 	WorkloadID string
+	// Recorded: the agent runs the session under its recording PTY.
+	Recorded bool
 }
 
 // Decision is the result of Evaluate.
@@ -103,6 +105,9 @@ func (r *Role) decide(in Input) Decision {
 func (r *Role) refusal(in Input) string {
 	if in.Duration < MinDuration || in.Duration > r.MaxDuration {
 		return fmt.Sprintf("duration %s is outside 1s to %s allowed by role %s", in.Duration, r.MaxDuration, r.Name)
+	}
+	if r.Record && !in.Recorded {
+		return fmt.Sprintf("role %s allows only recorded elevated shells; run: pamctl elevate --shell", r.Name)
 	}
 	if r.Hours != nil && !r.Hours.Contains(in.Time) {
 		return fmt.Sprintf("role %s allows requests only %s", r.Name, r.Hours)

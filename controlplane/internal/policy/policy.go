@@ -64,6 +64,9 @@ type Role struct {
 	Workloads []string
 	// ApprovalTimeout is how long a request waits for approvers.
 	ApprovalTimeout time.Duration
+	// Record: elevation only into a shell the agent records
+	// (pamctl elevate --shell); the grant is bound to that shell's session.
+	Record bool
 }
 
 // Approvals is how many approvers must agree, and who may.

@@ -25,6 +25,7 @@ func (p *problems) role(n *yaml.Node, path string) Role {
 				r.ApprovalTimeout = d
 			}
 		},
+		"record": func(v *yaml.Node, f string) { r.Record = p.boolean(v, f) },
 	})
 	if n.Kind != yaml.MappingNode {
 		return r
@@ -33,6 +34,9 @@ func (p *problems) role(n *yaml.Node, path string) Role {
 		if !seen[required] {
 			p.add(n, join(path, required), "is required")
 		}
+	}
+	if r.Record && r.Scope == ScopeUser {
+		p.add(n, join(path, "scope"), "cannot be user when record is true: the grant must stay inside the recorded session")
 	}
 	if r.AutoApprove && r.Approvals.Count > 0 {
 		p.add(n, join(path, "auto_approve"), "cannot be combined with approvals; choose one")

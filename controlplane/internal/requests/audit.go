@@ -10,6 +10,7 @@ import (
 const (
 	AuditRequested = "requested"
 	AuditPending   = "pending_approval"
+	AuditAwaitMFA  = "pending_mfa"
 	AuditApproved  = "approved"
 	AuditGranted   = "granted"
 	AuditDenied    = "denied"
@@ -48,5 +49,8 @@ func withChannel(tx *store.Tx, detail map[string]any) map[string]any {
 		detail = map[string]any{}
 	}
 	detail["channel"] = string(ch)
+	if h := relayHostFrom(tx.Context()); h != "" {
+		detail["via_host"] = h
+	}
 	return detail
 }

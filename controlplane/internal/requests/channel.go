@@ -24,6 +24,31 @@ func channelFrom(ctx context.Context) Channel {
 	return ch
 }
 
-// byPerson reports whether the actor is a person signed in on a channel,
-// as opposed to the holder of an admin credential.
-func byPerson(ctx context.Context) bool { return channelFrom(ctx) == ChannelConsole }
+// ChannelCredential is a person's own client certificate (pam-controlplane
+// user credential): it proves the person, who acts only where policy
+// names them.
+const ChannelCredential Channel = "credential"
+
+// ChannelHost is a person on a host, relayed by that host's agent, which
+// identified them by their kernel credentials. The person is only the
+// host's word: a host whose root is compromised could name any local
+// account. So an approval on this channel also needs the approver's
+// current TOTP code, which the host does not have. Deny and revoke only
+// take access away and need no code; the audit trail names the host.
+const ChannelHost Channel = "host"
+
+// byPerson reports whether the actor is a person, signed in or named on a
+// channel, as opposed to the holder of an admin credential.
+func byPerson(ctx context.Context) bool { return channelFrom(ctx) != "" }
+
+type relayHostKey struct{}
+
+// WithRelayHost marks ctx as relayed by hostID for a person it names.
+func WithRelayHost(ctx context.Context, hostID string) context.Context {
+	return context.WithValue(WithChannel(ctx, ChannelHost), relayHostKey{}, hostID)
+}
+
+func relayHostFrom(ctx context.Context) string {
+	h, _ := ctx.Value(relayHostKey{}).(string)
+	return h
+}

@@ -33,8 +33,9 @@ func (s *Service) ApproveWithOTP(ctx context.Context, approver, id, comment, otp
 	})
 }
 
-// approverMFA checks approver's code if request id needs one, after the
-// checks that need no code, so a code is never consumed for nothing.
+// approverMFA checks approver's code if request id needs one, or the
+// approval is relayed by a host (see ChannelHost), after the checks that
+// need no code, so a code is never consumed for nothing.
 func (s *Service) approverMFA(ctx context.Context, approver, id, otp string) (bool, error) {
 	var r store.Request
 	err := s.store.View(ctx, func(tx *store.Tx) error {
@@ -44,8 +45,12 @@ func (s *Service) approverMFA(ctx context.Context, approver, id, otp string) (bo
 		}
 		return s.mayApprove(tx, r, approver)
 	})
-	if err != nil || !r.ApprovalMFA {
+	relayed := channelFrom(ctx) == ChannelHost
+	if err != nil || (!r.ApprovalMFA && !relayed) {
 		return false, err
+	}
+	if otp == "" && relayed {
+		return false, fmt.Errorf("an approval from a host needs your one-time code; run again with --otp CODE: %w", errdefs.ErrPermission)
 	}
 	if otp == "" {
 		return false, fmt.Errorf("role %s asks approvers for a one-time code; approve %s with --otp CODE: %w", r.Role, id, errdefs.ErrPermission)
@@ -84,6 +89,9 @@ func (s *Service) approve(tx *store.Tx, out *outbox, approver, id, comment strin
 func (s *Service) mayApprove(tx *store.Tx, r store.Request, approver string) error {
 	if approver == r.User {
 		return fmt.Errorf("%s cannot approve their own request: %w", approver, errdefs.ErrPermission)
+	}
+	if r.Status == store.StatusPendingMFA {
+		return fmt.Errorf("request %s still waits for the requester's one-time code: %w", r.ID, errdefs.ErrConflict)
 	}
 	if slices.Contains(r.ApprovedBy, approver) {
 		return fmt.Errorf("%s has already approved request %s: %w", approver, r.ID, errdefs.ErrConflict)

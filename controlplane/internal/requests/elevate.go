@@ -49,8 +49,11 @@ func (s *Service) elevate(tx *store.Tx, out *outbox, in Elevation, now time.Time
 		return store.Request{}, err
 	}
 	d := s.policy.Current().Evaluate(policyInput(in, host, user, now))
+	// A registered requester without a code is asked for one on the same
+	// request (awaitCode); a locked one is refused at once below.
+	waitCode := d.Outcome != policy.Deny && d.MFA && registered && in.OTP == "" && !now.Before(user.OTPLockedUntil)
 	var otp *otpVerdict
-	if d.Outcome != policy.Deny && d.MFA {
+	if d.Outcome != policy.Deny && d.MFA && !waitCode {
 		v, err := checkOTP(tx, user, registered, in.OTP, now)
 		if err != nil {
 			return store.Request{}, err
@@ -73,6 +76,9 @@ func (s *Service) elevate(tx *store.Tx, out *outbox, in Elevation, now time.Time
 		if err := auditOTP(tx, in.User, r, *otp, now); err != nil {
 			return store.Request{}, err
 		}
+	}
+	if waitCode {
+		return r, s.awaitCode(tx, out, &r, now)
 	}
 	return r, s.applyDecision(tx, out, &r, d, now)
 }
@@ -130,7 +136,7 @@ func policyInput(in Elevation, host store.Host, user store.User, now time.Time) 
 	return policy.Input{
 		User: in.User, UserGroups: user.Groups, Host: name, HostLabels: host.Labels,
 		Duration: in.Duration, Reason: in.Reason, TTY: in.Context.TTY,
-		SourceAddress: in.Context.SourceAddress, Time: now, WorkloadID: in.WorkloadID,
+		SourceAddress: in.Context.SourceAddress, Recorded: in.Context.Recorded, Time: now, WorkloadID: in.WorkloadID,
 	}
 }
 
@@ -138,7 +144,7 @@ func requestDetail(r store.Request) map[string]any {
 	return map[string]any{
 		"duration_seconds": int64(r.Duration / time.Second), "reason": r.Reason, "uid": r.UID,
 		"commands": r.Commands, "tty": r.Context.TTY, "source_address": r.Context.SourceAddress,
-		"session_id": r.Context.SessionID, "workload_id": r.WorkloadID,
+		"session_id": r.Context.SessionID, "workload_id": r.WorkloadID, "recorded": r.Context.Recorded,
 	}
 }
 

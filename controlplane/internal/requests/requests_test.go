@@ -15,8 +15,13 @@ import (
 	"github.com/zpam/zpam/controlplane/internal/store"
 )
 
-const testPolicy = `roles:
+const testPolicy = `groups:
+  leads: [carol]
+roles:
   - {name: mfa, users: [mia], max_duration: 1h, auto_approve: true, mfa: true}
+  - {name: mfa-approve, users: [max], max_duration: 1h, mfa: true, approvals: {count: 1, from: ["@leads"]}}
+  - {name: led, users: [lea], max_duration: 1h, approvals: {count: 1, from: ["@leads"]}}
+  - {name: rec, users: [rita], max_duration: 1h, auto_approve: true, record: true}
   - {name: auto, users: ["*"], hosts: {env: dev}, max_duration: 1h, auto_approve: true}
   - {name: approve, users: ["*"], max_duration: 1h, approvals: {count: 2}}
 `
@@ -133,7 +138,6 @@ func TestMFA(t *testing.T) {
 	_ = db.Update(ctx, func(tx *store.Tx) error {
 		return tx.InsertUser(store.User{Name: "mia", TOTPSecret: e.Secret, CreatedAt: c.now()})
 	})
-	deny("", "one-time code from the authenticator app is required")
 	deny("000000", "not valid")
 	code, _ := mfa.Code(e.Secret, c.now())
 	in := elevation("dev-1", "mia", 1)

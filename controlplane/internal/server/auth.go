@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/x509"
+	"slices"
 	"strings"
 
 	"github.com/zpam/zpam/controlplane/internal/ca"
@@ -19,17 +20,19 @@ const (
 	enrollMethod = agentPrefix + "Enroll"
 )
 
-// serviceKinds says which kind of certificate may call each service: the
-// one table of who may call what.
-var serviceKinds = map[string]ca.Kind{
-	agentPrefix:                         ca.KindHost,
-	"/zpam.agent.v1.IdentityService/":   ca.KindHost,
-	"/zpam.agent.v1.BreakGlassService/": ca.KindHost,
-	"/zpam.agent.v1.TelemetryService/":  ca.KindHost,
-	"/zpam.agent.v1.HostAuditService/":  ca.KindHost,
-	"/zpam.admin.v1.AdminService/":      ca.KindAdmin,
-	"/zpam.admin.v1.AuditService/":      ca.KindAdmin,
-	"/zpam.admin.v1.WorkloadService/":   ca.KindWorkload,
+// serviceKinds says which kinds of certificate may call each service: the
+// one table of who may call what. What a person may do on AdminService is
+// decided per request by the core (the credential channel).
+var serviceKinds = map[string][]ca.Kind{
+	agentPrefix:                         {ca.KindHost},
+	"/zpam.agent.v1.IdentityService/":   {ca.KindHost},
+	"/zpam.agent.v1.BreakGlassService/": {ca.KindHost},
+	"/zpam.agent.v1.TelemetryService/":  {ca.KindHost},
+	"/zpam.agent.v1.HostAuditService/":  {ca.KindHost},
+	"/zpam.agent.v1.RelayService/":      {ca.KindHost},
+	"/zpam.admin.v1.AdminService/":      {ca.KindAdmin, ca.KindPerson},
+	"/zpam.admin.v1.AuditService/":      {ca.KindAdmin},
+	"/zpam.admin.v1.WorkloadService/":   {ca.KindWorkload},
 }
 
 // serviceOf is the "/package.Service/" part of a full method name.
@@ -82,8 +85,7 @@ func (a *authorizer) authorize(ctx context.Context, method string) (context.Cont
 	if err != nil {
 		return nil, err
 	}
-	kind, known := serviceKinds[serviceOf(method)]
-	if !known || kind != id.Kind {
+	if !slices.Contains(serviceKinds[serviceOf(method)], id.Kind) {
 		return nil, status.Errorf(codes.PermissionDenied, "%s may not call %s", id, method)
 	}
 	if id.Kind == ca.KindHost {

@@ -10,6 +10,7 @@ import (
 )
 
 var statusToProto = map[store.Status]commonv1.RequestStatus{
+	store.StatusPendingMFA:      commonv1.RequestStatus_REQUEST_STATUS_PENDING_MFA,
 	store.StatusPendingApproval: commonv1.RequestStatus_REQUEST_STATUS_PENDING_APPROVAL,
 	store.StatusGranted:         commonv1.RequestStatus_REQUEST_STATUS_GRANTED,
 	store.StatusDenied:          commonv1.RequestStatus_REQUEST_STATUS_DENIED,
@@ -64,7 +65,7 @@ func viewToProto(v requests.View) *commonv1.Request {
 func contextToProto(c store.RequestContext) *commonv1.RequestContext {
 	return &commonv1.RequestContext{
 		Tty: c.TTY, TtyName: c.TTYName, SourceAddress: c.SourceAddress,
-		SessionId: c.SessionID, ParentCommand: c.ParentCommand, Pid: c.PID,
+		SessionId: c.SessionID, ParentCommand: c.ParentCommand, Pid: c.PID, Recorded: c.Recorded,
 	}
 }
 
@@ -74,7 +75,7 @@ func contextFromProto(c *commonv1.RequestContext) store.RequestContext {
 	}
 	return store.RequestContext{
 		TTY: c.GetTty(), TTYName: c.GetTtyName(), SourceAddress: c.GetSourceAddress(),
-		SessionID: c.GetSessionId(), ParentCommand: c.GetParentCommand(), PID: c.GetPid(),
+		SessionID: c.GetSessionId(), ParentCommand: c.GetParentCommand(), PID: c.GetPid(), Recorded: c.GetRecorded(),
 	}
 }
 

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/zpam/zpam/controlplane/internal/errdefs"
 	"google.golang.org/grpc/codes"
@@ -37,7 +38,8 @@ func toStatus(err error) error {
 	}
 	for _, e := range errorCodes {
 		if errors.Is(err, e.kind) {
-			return status.Error(e.code, err.Error())
+			// The code says the kind; the message stays one sentence.
+			return status.Error(e.code, strings.TrimSuffix(err.Error(), ": "+e.kind.Error()))
 		}
 	}
 	return status.Error(codes.Internal, "internal error; see the control plane log")

@@ -6,6 +6,8 @@ import "time"
 type Status string
 
 const (
+	// StatusPendingMFA waits for the requester's one-time code.
+	StatusPendingMFA      Status = "pending_mfa"
 	StatusPendingApproval Status = "pending_approval"
 	StatusGranted         Status = "granted"
 	StatusDenied          Status = "denied"
@@ -17,7 +19,7 @@ const (
 )
 
 // Pending reports whether the request may still change by a decision.
-func (s Status) Pending() bool { return s == StatusPendingApproval }
+func (s Status) Pending() bool { return s == StatusPendingApproval || s == StatusPendingMFA }
 
 // Scope says which processes of the user may use a grant.
 type Scope string
@@ -90,6 +92,8 @@ type RequestContext struct {
 	SessionID     uint32 `json:"session_id"`
 	ParentCommand string `json:"parent_command,omitempty"`
 	PID           uint32 `json:"pid,omitempty"`
+	// Recorded: the session runs under the agent's recording PTY.
+	Recorded bool `json:"recorded,omitempty"`
 }
 
 // Request is an elevation request.

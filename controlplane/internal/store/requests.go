@@ -109,3 +109,27 @@ func boolInt(b bool) int {
 	}
 	return 0
 }
+
+// RequestsOfUser lists user's requests in the given statuses, newest first.
+func (t *Tx) RequestsOfUser(user string, statuses []Status, limit int) ([]Request, error) {
+	args := []any{user}
+	for _, s := range statuses {
+		args = append(args, string(s))
+	}
+	args = append(args, limit)
+	rows, err := t.query(`SELECT `+requestColumns+` FROM requests WHERE user_name = ? AND status IN (`+placeholders(len(statuses))+`)
+		ORDER BY created_at DESC, id LIMIT ?`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list requests of %s: %w", user, err)
+	}
+	defer rows.Close()
+	var out []Request
+	for rows.Next() {
+		r, err := scanRequest(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
