@@ -33,6 +33,7 @@ type Client struct {
 	breakGlass agentv1.BreakGlassServiceClient
 	telemetry  agentv1.TelemetryServiceClient
 	audit      agentv1.HostAuditServiceClient
+	relay      agentv1.RelayServiceClient
 	log        *slog.Logger
 	backoff    Backoff
 	connected  atomic.Bool
@@ -64,6 +65,7 @@ func Dial(o Options) (*Client, error) {
 	c.conn, c.api = conn, agentv1.NewAgentServiceClient(conn)
 	c.ids, c.breakGlass = agentv1.NewIdentityServiceClient(conn), agentv1.NewBreakGlassServiceClient(conn)
 	c.telemetry, c.audit = agentv1.NewTelemetryServiceClient(conn), agentv1.NewHostAuditServiceClient(conn)
+	c.relay = agentv1.NewRelayServiceClient(conn)
 	return c, nil
 }
 

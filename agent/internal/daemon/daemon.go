@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/zpam/zpam/agent/internal/grant"
 	"github.com/zpam/zpam/agent/internal/kernel"
 	"github.com/zpam/zpam/agent/internal/localapi"
+	"github.com/zpam/zpam/agent/internal/recording"
 	"github.com/zpam/zpam/agent/internal/spool"
 	"github.com/zpam/zpam/agent/internal/upload"
 )
@@ -49,6 +51,9 @@ type Options struct {
 	BreakGlassRefresh, BreakGlassRetry time.Duration
 	// LossInterval paces the check for lost telemetry; zero means 10s.
 	LossInterval time.Duration
+	// ShellHelper is the binary whose shell-helper command starts
+	// recorded shells; empty means this executable.
+	ShellHelper string
 }
 
 // Daemon is the running agent.
@@ -122,6 +127,9 @@ func New(o Options) *Daemon {
 	}
 	if o.LossInterval == 0 {
 		o.LossInterval = 10 * time.Second
+	}
+	if o.ShellHelper == "" {
+		o.ShellHelper, _ = os.Executable()
 	}
 	return &Daemon{o: o, log: o.Log, denials: newDenialLog(), metrics: newAgentMetrics()}
 }
@@ -210,6 +218,8 @@ func (d *Daemon) startAPI() error {
 	d.api = localapi.New(localapi.Options{
 		Socket: d.o.Config.Socket, Mode: d.enforcer.Mode(), HostID: d.hostID, Version: d.o.Version,
 		ControlPlane: d.cp, Grants: d.table, Denials: d.denials, BreakGlass: d.bg, Audit: d.cp, Log: d.log,
+		Recordings:  &recording.Store{Dir: filepath.Join(d.o.Config.StateDir, "recordings")},
+		ShellHelper: d.o.ShellHelper, Hostname: d.hostname, Publisher: publishFunc(d.publish),
 	})
 	if err := d.api.Start(); err != nil {
 		d.api = nil

@@ -30,14 +30,22 @@ func (s *Server) Elevate(req *localv1.ElevateRequest, stream localv1.LocalAgent_
 		return toStatus(err)
 	}
 	defer release()
+	return toStatus(s.fileAndFollow(ctx, in, req.GetNoWait(), stream.Send))
+}
+
+// fileAndFollow files in upstream and follows it to a decision. While it
+// runs, the request is the caller's to answer (SubmitOTP) or withdraw.
+func (s *Server) fileAndFollow(ctx context.Context, in *agentv1.ElevationRequest, noWait bool, send func(*localv1.ElevateUpdate) error) error {
 	filed, err := s.o.ControlPlane.RequestElevation(ctx, in)
 	if err != nil {
-		return toStatus(err)
+		return err
 	}
 	s.o.Log.Info("elevation requested", "request_id", filed.GetId(), "user", in.GetUser(), "uid", in.GetUid(),
-		"session", in.GetContext().GetSessionId(), "tty", in.GetContext().GetTtyName(), "status", filed.GetStatus().String())
-	e := &elevation{s: s, stream: stream}
-	return toStatus(e.follow(ctx, filed, req.GetNoWait()))
+		"session", in.GetContext().GetSessionId(), "tty", in.GetContext().GetTtyName(),
+		"source", in.GetContext().GetSourceAddress(), "recorded", in.GetContext().GetRecorded(), "status", filed.GetStatus().String())
+	defer s.track(filed.GetId(), in.GetUid())()
+	e := &elevation{s: s, send: send}
+	return e.follow(ctx, filed, noWait)
 }
 
 // elevationRequest builds the upstream request from the caller's kernel

@@ -14,6 +14,7 @@ var (
 	errNotDelivered = errors.New("the grant did not reach this host")
 	errNotEnforced  = errors.New("the grant could not be enforced on this host")
 	errCallerLeft   = errors.New("caller stopped waiting")
+	errNotFound     = errors.New("not found")
 )
 
 // localCodes maps the agent's own errors to what pamctl sees.
@@ -27,6 +28,7 @@ var localCodes = []struct {
 	{errNotEnforced, codes.FailedPrecondition},
 	{errCallerLeft, codes.Canceled},
 	{errNoRelay, codes.Unimplemented},
+	{errNotFound, codes.NotFound},
 	{context.Canceled, codes.Canceled},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 }
@@ -57,7 +59,7 @@ func upstream(err error) error {
 	case codes.Unauthenticated:
 		return status.Error(codes.Unavailable, "the control plane does not accept this host's identity: "+st.Message())
 	case codes.InvalidArgument, codes.PermissionDenied, codes.FailedPrecondition, codes.NotFound,
-		codes.ResourceExhausted, codes.Canceled:
+		codes.ResourceExhausted, codes.Canceled, codes.AlreadyExists:
 		return st.Err()
 	}
 	return status.Error(codes.Internal, "control plane error: "+st.Message())

@@ -11,8 +11,8 @@ import (
 
 // elevation follows one filed request and reports it to pamctl.
 type elevation struct {
-	s      *Server
-	stream localv1.LocalAgent_ElevateServer
+	s    *Server
+	send func(*localv1.ElevateUpdate) error
 }
 
 // follow streams r's progress until a final status. While r is pending,
@@ -22,13 +22,12 @@ func (e *elevation) follow(ctx context.Context, r *commonv1.Request, noWait bool
 	if done || err != nil {
 		return err
 	}
-	if r.GetStatus() == commonv1.RequestStatus_REQUEST_STATUS_PENDING_MFA {
-		// No RPC takes a code for a filed request: withdraw it, and pamctl
-		// files again with --otp.
-		e.withdraw(r.GetId())
-		return nil
-	}
 	if noWait {
+		if r.GetStatus() == commonv1.RequestStatus_REQUEST_STATUS_PENDING_MFA {
+			// Nobody stays to type the code: a request left waiting for it
+			// would only wait.
+			e.withdraw(r.GetId())
+		}
 		return nil
 	}
 	err = e.s.o.ControlPlane.WatchRequest(ctx, r.GetId(), func(u *commonv1.Request) (bool, error) {
@@ -47,11 +46,11 @@ func (e *elevation) step(ctx context.Context, r *commonv1.Request) (bool, error)
 	case commonv1.RequestStatus_REQUEST_STATUS_GRANTED:
 		return true, e.granted(ctx, r)
 	case commonv1.RequestStatus_REQUEST_STATUS_PENDING_APPROVAL:
-		return false, e.stream.Send(&localv1.ElevateUpdate{Request: r, Message: "waiting for approval"})
+		return false, e.send(&localv1.ElevateUpdate{Request: r, Message: "waiting for approval"})
 	case commonv1.RequestStatus_REQUEST_STATUS_PENDING_MFA:
-		return false, e.stream.Send(&localv1.ElevateUpdate{Request: r, Message: "policy requires a one-time code; file again with --otp CODE"})
+		return false, e.send(&localv1.ElevateUpdate{Request: r, Message: "policy requires a one-time code; answer with SubmitOTP"})
 	}
-	return true, e.stream.Send(&localv1.ElevateUpdate{Request: r, Message: r.GetStatusReason()})
+	return true, e.send(&localv1.ElevateUpdate{Request: r, Message: r.GetStatusReason()})
 }
 
 // granted waits until the grant is in this host's kernel, then says so.
@@ -68,7 +67,7 @@ func (e *elevation) granted(ctx context.Context, r *commonv1.Request) error {
 	switch {
 	case err == nil:
 		e.s.o.Log.Info("grant active for caller", "request_id", r.GetId(), "grant_id", id)
-		return e.stream.Send(&localv1.ElevateUpdate{Request: r, Enforced: true, Message: "grant active on this host"})
+		return e.send(&localv1.ElevateUpdate{Request: r, Enforced: true, Message: "grant active on this host"})
 	case ctx.Err() != nil:
 		return fmt.Errorf("%w: %w", errCallerLeft, ctx.Err())
 	case errors.Is(err, context.DeadlineExceeded):

@@ -16,7 +16,8 @@ import (
 var procRoot = "/proc"
 
 // requestContext reads what the kernel knows about the caller's process,
-// never what the caller says: audit session, terminal, parent command.
+// never what the caller says: audit session, terminal, parent command,
+// and the login source that utmp records for that terminal.
 func requestContext(c Caller) (*commonv1.RequestContext, error) {
 	dir := filepath.Join(procRoot, strconv.Itoa(int(c.PID)))
 	if err := checkOwner(dir, c.UID); err != nil {
@@ -35,7 +36,7 @@ func requestContext(c Caller) (*commonv1.RequestContext, error) {
 		tty = ttyOfFD0(dir)
 	}
 	return &commonv1.RequestContext{
-		Tty: tty != "", TtyName: tty, SessionId: sessionID(dir),
+		Tty: tty != "", TtyName: tty, SourceAddress: sourceAddress(tty), SessionId: sessionID(dir),
 		ParentCommand: readTrimmed(filepath.Join(procRoot, strconv.Itoa(ppid), "comm")), Pid: uint32(c.PID),
 	}, nil
 }

@@ -13,7 +13,9 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/zpam/zpam/agent/internal/cpclient"
 	"github.com/zpam/zpam/agent/internal/kernel"
+	"github.com/zpam/zpam/agent/internal/recording"
 	agentv1 "github.com/zpam/zpam/proto/zpam/agent/v1"
 	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
 	localv1 "github.com/zpam/zpam/proto/zpam/local/v1"
@@ -25,6 +27,7 @@ type ControlPlane interface {
 	WatchRequest(ctx context.Context, id string, fn func(*commonv1.Request) (done bool, err error)) error
 	CancelRequest(ctx context.Context, id string) (*commonv1.Request, error)
 	Connected() bool
+	cpclient.Relay
 }
 
 // Grants is the host's grant table.
@@ -56,6 +59,14 @@ type Options struct {
 	// EnforceTimeout bounds the wait between "granted" upstream and the
 	// grant reaching this host's kernel; zero means 30s.
 	EnforceTimeout time.Duration
+	// Recordings keeps recorded shells; nil: no recorded shells.
+	Recordings *recording.Store
+	// ShellHelper is the pam-agent binary whose shell-helper command
+	// starts a recorded shell.
+	ShellHelper string
+	// Publisher ships recording chunks; nil keeps them local only.
+	Publisher recording.Publisher
+	Hostname  string
 }
 
 // maxElevationsPerUID bounds the requests one user may have in flight.
@@ -70,7 +81,10 @@ type Server struct {
 
 	mu       sync.Mutex
 	inflight map[uint32]int
-	done     chan struct{}
+	// open maps the request id of each open Elevate or Shell stream to
+	// the uid it belongs to: only that caller may answer or withdraw it.
+	open map[string]uint32
+	done chan struct{}
 }
 
 // New makes a server; nothing listens until Start.
@@ -78,11 +92,13 @@ func New(o Options) *Server {
 	if o.EnforceTimeout == 0 {
 		o.EnforceTimeout = 30 * time.Second
 	}
-	s := &Server{o: o, inflight: map[uint32]int{}, done: make(chan struct{})}
+	s := &Server{o: o, inflight: map[uint32]int{}, open: map[string]uint32{}, done: make(chan struct{})}
 	s.srv = grpc.NewServer(grpc.Creds(peerCreds{}), grpc.MaxRecvMsgSize(64<<10))
 	localv1.RegisterLocalAgentServer(s.srv, s)
 	localv1.RegisterLocalBreakGlassServer(s.srv, &breakGlassServer{s: s})
 	localv1.RegisterLocalAuditServer(s.srv, auditServer{s: s})
+	localv1.RegisterLocalRequestsServer(s.srv, &requestsAPI{s: s})
+	localv1.RegisterLocalShellServer(s.srv, &shellAPI{s: s})
 	return s
 }
 
@@ -129,4 +145,24 @@ func (s *Server) admit(uid uint32) (release func(), err error) {
 			delete(s.inflight, uid)
 		}
 	}, nil
+}
+
+// track marks request id as uid's open elevation until untrack is called.
+func (s *Server) track(id string, uid uint32) (untrack func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.open[id] = uid
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(s.open, id)
+	}
+}
+
+// ownOpen says whether id is an open elevation of uid.
+func (s *Server) ownOpen(id string, uid uint32) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	owner, ok := s.open[id]
+	return ok && owner == uid
 }

@@ -19,7 +19,7 @@ func NewCommand(version string) *cobra.Command {
 		Short:   "ZPAM host agent: enforces just-in-time privilege grants in the kernel",
 		Version: version,
 	}
-	root.AddCommand(newRunCommand(version), newCheckCommand(), newUninstallCommand())
+	root.AddCommand(newRunCommand(version), newCheckCommand(), newUninstallCommand(), newShellHelperCommand())
 	return root
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	agentv1 "github.com/zpam/zpam/proto/zpam/agent/v1"
@@ -136,4 +137,32 @@ func (s *Server) unsubscribeRequest(id string, ch chan *commonv1.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.requestSubs[id] = slices.DeleteFunc(s.requestSubs[id], func(c chan *commonv1.Request) bool { return c == ch })
+}
+
+func clone(r *commonv1.Request) *commonv1.Request { return proto.Clone(r).(*commonv1.Request) }
+
+// sortedIDs lists request ids in filing order; call with mu held.
+func (s *Server) sortedIDs() []string {
+	ids := make([]string, 0, len(s.requests))
+	for i := 1; i <= len(s.requests); i++ {
+		ids = append(ids, fmt.Sprintf("r-%d", i))
+	}
+	return ids
+}
+
+func (s *Server) codeNow() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.code
+}
+
+// FileAs records a request of another user, as if filed on another host,
+// for approver tests.
+func (s *Server) FileAs(user string, d Decider) *commonv1.Request {
+	s.mu.Lock()
+	prev := s.decide
+	s.decide = d
+	s.mu.Unlock()
+	defer s.SetDecider(prev)
+	return s.file("h-other", &agentv1.ElevationRequest{User: user, Uid: 4242, Duration: durationpb.New(10 * time.Minute), Reason: "other"})
 }

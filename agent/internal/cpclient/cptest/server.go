@@ -46,6 +46,7 @@ type Server struct {
 	rotations   int
 	serials     []string
 	telemetry   telemetryState
+	code        string
 }
 
 // New starts a fake control plane on 127.0.0.1; it stops with the test.
@@ -79,6 +80,7 @@ func (s *Server) Start() {
 	agentv1.RegisterIdentityServiceServer(srv, &identityService{s: s})
 	agentv1.RegisterTelemetryServiceServer(srv, &telemetryService{s: s})
 	agentv1.RegisterHostAuditServiceServer(srv, &auditService{s: s})
+	agentv1.RegisterRelayServiceServer(srv, &relayService{s: s})
 	s.mu.Lock()
 	s.addr, s.srv = lis.Addr().String(), srv
 	s.mu.Unlock()

@@ -19,6 +19,8 @@ import (
 type Client struct {
 	localv1.LocalAgentClient
 	localv1.LocalBreakGlassClient
+	localv1.LocalRequestsClient
+	localv1.LocalShellClient
 	// Audit is pamctl audit's service on the same socket.
 	Audit localv1.LocalAuditClient
 	conn  *grpc.ClientConn
@@ -44,6 +46,7 @@ func Dial(socket string) (*Client, error) {
 	}
 	c.conn, c.LocalAgentClient, c.LocalBreakGlassClient = conn, localv1.NewLocalAgentClient(conn), localv1.NewLocalBreakGlassClient(conn)
 	c.Audit = localv1.NewLocalAuditClient(conn)
+	c.LocalRequestsClient, c.LocalShellClient = localv1.NewLocalRequestsClient(conn), localv1.NewLocalShellClient(conn)
 	return c, nil
 }
 
