@@ -2,11 +2,6 @@ package pamctl
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
-	"fmt"
-	"os"
-	"path/filepath"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -68,7 +63,7 @@ type serverAudit struct {
 }
 
 func dialAuditServer(server, dir string) (*serverAudit, error) {
-	tlsConf, err := loadAuditCredential(dir)
+	tlsConf, _, err := loadCredential(dir)
 	if err != nil {
 		return nil, cli.Usage("--credential %s: %v; it must hold cert.pem, key.pem and ca.pem", dir, err)
 	}
@@ -77,22 +72,6 @@ func dialAuditServer(server, dir string) (*serverAudit, error) {
 		return nil, cli.Usage("--server %q is not HOST:PORT: %v", server, err)
 	}
 	return &serverAudit{conn: conn, server: server, cred: dir}, nil
-}
-
-func loadAuditCredential(dir string) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"))
-	if err != nil {
-		return nil, err
-	}
-	caPEM, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
-	if err != nil {
-		return nil, err
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(caPEM) {
-		return nil, fmt.Errorf("ca.pem holds no PEM certificate")
-	}
-	return &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS13}, nil
 }
 
 func (s *serverAudit) client() auditClient { return adminv1.NewAuditServiceClient(s.conn) }

@@ -16,8 +16,11 @@ import (
 	localv1 "github.com/zpam/zpam/proto/zpam/local/v1"
 )
 
-// errTimedOut is the cause of giving up after --timeout.
-var errTimedOut = errors.New("timed out")
+// Causes of stopping before a decision.
+var (
+	errTimedOut    = errors.New("timed out")
+	errInterrupted = errors.New("interrupted")
+)
 
 type elevateFlags struct {
 	dur, timeout time.Duration
@@ -25,6 +28,7 @@ type elevateFlags struct {
 	commands     []string
 	noWait       bool
 	asJSON       bool
+	shell        bool
 }
 
 func newElevateCommand(g *globals) *cobra.Command {
@@ -32,20 +36,37 @@ func newElevateCommand(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "elevate",
 		Short: "Ask for root on this host for a while; returns once the grant is active",
-		Long: "Ask for root on this host for a while; returns once the grant is active.\n\n" +
-			"Exit codes: 0 grant active, 1 denied, 2 usage error, 4 gave up waiting for approval,\n" +
-			"5 agent or control plane unreachable.",
+		Long: "Ask for root on this host for a while; returns once the grant is active, and prints when\n" +
+			"the window ends and how to end it early (pamctl revoke ID).\n\n" +
+			"While approvers decide, a terminal shows a spinner with the elapsed time and who must\n" +
+			"approve; otherwise one line per change. When policy asks for a one-time code and none\n" +
+			"was given with --otp, it is asked for on the terminal (not echoed). Ctrl-C withdraws the\n" +
+			"request.\n\n" +
+			"With --shell, the agent starts `sudo -i` under a terminal it owns and records (asciicast\n" +
+			"v2; replay with pamctl replay ID); the grant holds only inside that shell, which ends\n" +
+			"when the grant does. Roles with record: true accept only this.\n\n" +
+			"Exit codes: 0 grant active (with --shell: the shell ran), 1 denied, 2 usage error,\n" +
+			"4 gave up waiting for approval, 5 agent or control plane unreachable.",
+		Example: "  pamctl elevate --for 30m --reason \"INC-4411 disk full\"\n" +
+			"  pamctl elevate --for 10m --reason \"rotate logs\" --shell\n" +
+			"  pamctl elevate --for 5m --reason deploy --otp 123456 --json",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runElevate(cmd, g, f) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.shell {
+				return runShell(cmd, g, f)
+			}
+			return runElevate(cmd, g, f)
+		},
 	}
 	fl := cmd.Flags()
 	fl.DurationVar(&f.dur, "for", 15*time.Minute, "how long the grant should last")
 	fl.StringVar(&f.reason, "reason", "", "why, for approvers and the audit trail")
 	fl.StringArrayVar(&f.commands, "command", nil, "absolute path of a command the grant is limited to (repeatable)")
-	fl.StringVar(&f.otp, "otp", "", "one-time code, when policy asks for one")
+	fl.StringVar(&f.otp, "otp", "", "one-time code, when policy asks for one (otherwise asked for on the terminal)")
 	fl.BoolVar(&f.noWait, "no-wait", false, "return once the request is filed instead of waiting for a decision")
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Minute, "how long to wait for approval before giving up")
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON object")
+	fl.BoolVar(&f.shell, "shell", false, "run a recorded root shell (sudo -i) under the grant")
 	return cmd
 }
 
@@ -61,6 +82,9 @@ func (f *elevateFlags) check() error {
 			return cli.Usage("--command %q is not an absolute path like /usr/bin/systemctl", c)
 		}
 	}
+	if f.shell && (f.noWait || f.asJSON) {
+		return cli.Usage("--shell runs an interactive shell; it cannot be combined with --no-wait or --json")
+	}
 	return nil
 }
 
@@ -74,6 +98,7 @@ type elevateRun struct {
 	socket string
 	f      *elevateFlags
 	c      *localclient.Client
+	w      *waiter
 }
 
 func runElevate(cmd *cobra.Command, g *globals, f *elevateFlags) error {
@@ -85,39 +110,29 @@ func runElevate(cmd *cobra.Command, g *globals, f *elevateFlags) error {
 		return cli.Exit(cli.ExitUnreachable, "cannot reach the agent at %s: %v", g.socket, err)
 	}
 	defer c.Close()
-	// A timer, not a deadline: a deadline would travel to the agent and
-	// could end the stream there first, and then pamctl could not tell
-	// giving up from a failure.
-	ctx, cancel := context.WithCancelCause(cmd.Context())
-	defer cancel(nil)
-	timer := time.AfterFunc(f.timeout, func() { cancel(errTimedOut) })
-	defer timer.Stop()
 	e := &elevateRun{cmd: cmd, socket: g.socket, f: f, c: c}
-	req := f.request()
-	last, err := e.follow(ctx, req)
-	if err == nil && e.canPromptCode(last, req) {
-		if req.Otp, err = e.promptCode(); err != nil {
-			return cli.Exit(cli.ExitFailure, "read the one-time code: %v", err)
-		}
-		last, err = e.follow(ctx, req)
-	}
-	return e.render(e.outcome(ctx, last, err))
+	ctx, w := e.waiter(cmd.Context())
+	defer w.done()
+	last, err := e.follow(ctx, f.request(), w)
+	return e.render(e.outcome(last, err))
 }
 
-// follow files the request and reads the agent's updates to the end.
-func (e *elevateRun) follow(ctx context.Context, req *localv1.ElevateRequest) (*localv1.ElevateUpdate, error) {
-	w := e.cmd.ErrOrStderr()
-	_, live := terminal(w)
+// follow files the request and reads the agent's updates to the end,
+// answering a one-time code prompt on the way.
+func (e *elevateRun) follow(ctx context.Context, req *localv1.ElevateRequest, w *waiter) (*localv1.ElevateUpdate, error) {
+	out := e.cmd.ErrOrStderr()
+	_, live := terminal(out)
 	if e.f.asJSON {
-		w, live = io.Discard, false
+		out, live = io.Discard, false
 	}
-	p := newProgress(w, live)
+	p := newProgress(out, live)
 	defer p.close()
 	stream, err := e.c.Elevate(ctx, req)
 	if err != nil {
 		return nil, err
 	}
 	var last *localv1.ElevateUpdate
+	answered := false
 	for {
 		u, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -127,14 +142,31 @@ func (e *elevateRun) follow(ctx context.Context, req *localv1.ElevateRequest) (*
 			return last, err
 		}
 		last = u
+		w.pending(u.GetRequest())
+		if needsCode(u) {
+			// The status may come again (the watch starts with the current
+			// one): the code is asked for once, the control plane's
+			// answer to it ends PENDING_MFA.
+			if answered {
+				continue
+			}
+			if !e.canPromptCode() {
+				return last, nil // outcome says to run again with --otp
+			}
+			p.clear()
+			if err := e.answerCode(ctx, u.GetRequest().GetId()); err != nil {
+				return last, err
+			}
+			answered = true
+			continue
+		}
 		p.update(u)
 	}
 }
 
-// canPromptCode: policy wants a code, none was given, and a person is
-// at the terminal to type one.
-func (e *elevateRun) canPromptCode(last *localv1.ElevateUpdate, req *localv1.ElevateRequest) bool {
-	if last.GetRequest().GetStatus() != commonv1.RequestStatus_REQUEST_STATUS_PENDING_MFA || req.GetOtp() != "" || e.f.asJSON {
+// canPromptCode: a person is at the terminal to type a code.
+func (e *elevateRun) canPromptCode() bool {
+	if e.f.asJSON {
 		return false
 	}
 	_, in := terminal(e.cmd.InOrStdin())
@@ -142,13 +174,18 @@ func (e *elevateRun) canPromptCode(last *localv1.ElevateUpdate, req *localv1.Ele
 	return in && errTerm
 }
 
-func (e *elevateRun) promptCode() (string, error) {
-	in, _ := terminal(e.cmd.InOrStdin())
-	w := e.cmd.ErrOrStderr()
-	if _, err := io.WriteString(w, "one-time code: "); err != nil {
-		return "", err
+// answerCode asks for the code without echo and sends it for request id.
+func (e *elevateRun) answerCode(ctx context.Context, id string) error {
+	code, err := promptCode(ctx, e.cmd.InOrStdin(), e.cmd.ErrOrStderr())
+	if err != nil {
+		return err
 	}
-	code, err := readHidden(in)
-	_, _ = io.WriteString(w, "\n")
-	return code, err
+	sctx, cancel := context.WithTimeout(ctx, statusTimeout)
+	defer cancel()
+	_, err = e.c.SubmitOTP(sctx, &localv1.LocalSubmitOTPRequest{RequestId: id, Otp: code})
+	return err
+}
+
+func needsCode(u *localv1.ElevateUpdate) bool {
+	return u.GetRequest().GetStatus() == commonv1.RequestStatus_REQUEST_STATUS_PENDING_MFA
 }

@@ -1,7 +1,6 @@
 package pamctl
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,11 +20,12 @@ type result struct {
 	last   *localv1.ElevateUpdate
 }
 
-func (e *elevateRun) outcome(ctx context.Context, last *localv1.ElevateUpdate, err error) result {
+func (e *elevateRun) outcome(last *localv1.ElevateUpdate, err error) result {
 	id := last.GetRequest().GetId()
+	if w, cause := e.w.result(); cause != nil && !errors.Is(cause, errFinished) {
+		return gaveUp(cause, id, e.f.timeout, w, last)
+	}
 	switch {
-	case err != nil && ctx.Err() != nil:
-		return gaveUp(ctx, id, e.f.timeout, last)
 	case err != nil:
 		ee := rpcError(e.c, e.socket, err)
 		return result{code: ee.Code, status: "error", msg: ee.Err.Error(), last: last}
@@ -44,7 +44,7 @@ func (e *elevateRun) outcome(ctx context.Context, last *localv1.ElevateUpdate, e
 	case commonv1.RequestStatus_REQUEST_STATUS_TIMED_OUT:
 		return result{code: cli.ExitGaveUp, status: "timed_out", msg: fmt.Sprintf("request %s timed out waiting for approval: %s", id, r.GetStatusReason()), last: last}
 	case commonv1.RequestStatus_REQUEST_STATUS_PENDING_MFA:
-		return result{code: cli.ExitFailure, status: "pending_mfa", msg: fmt.Sprintf("request %s needs a one-time code from your authenticator; run again with --otp CODE", id), last: last}
+		return result{code: cli.ExitFailure, status: "pending_mfa", msg: fmt.Sprintf("request %s needs a one-time code from your authenticator and none can be asked for here; run again with --otp CODE", id), last: last}
 	}
 	msg := fmt.Sprintf("request %s %s", id, statusName(r.GetStatus()))
 	if reason := r.GetStatusReason(); reason != "" {
@@ -53,16 +53,23 @@ func (e *elevateRun) outcome(ctx context.Context, last *localv1.ElevateUpdate, e
 	return result{code: cli.ExitFailure, status: statusName(r.GetStatus()), msg: msg, last: last}
 }
 
-// gaveUp is the end of waiting, by --timeout or by a signal. The agent
-// withdraws a pending request when pamctl goes away.
-func gaveUp(ctx context.Context, id string, timeout time.Duration, last *localv1.ElevateUpdate) result {
-	what := "waiting for the agent"
-	if id != "" {
-		what = "waiting for approval of request " + id
+// gaveUp is the end of waiting, by --timeout or by Ctrl-C, and says what
+// became of the pending request.
+func gaveUp(cause error, id string, timeout time.Duration, w withdrawal, last *localv1.ElevateUpdate) result {
+	why := "interrupted"
+	if errors.Is(cause, errTimedOut) {
+		why = fmt.Sprintf("gave up after %s (--timeout)", timeout)
 	}
-	msg := fmt.Sprintf("stopped %s; a pending request is withdrawn", what)
-	if errors.Is(context.Cause(ctx), errTimedOut) {
-		msg = fmt.Sprintf("gave up %s after %s (--timeout); a pending request is withdrawn", what, timeout)
+	var msg string
+	switch {
+	case id == "":
+		msg = why + " before the agent filed the request"
+	case w.ok:
+		msg = fmt.Sprintf("%s waiting for approval of request %s; the request was withdrawn", why, id)
+	case w.err != nil:
+		msg = fmt.Sprintf("%s waiting for approval of request %s; withdrawing it failed (%s), the agent withdraws it when it sees pamctl gone", why, id, errSentence(w.err))
+	default:
+		msg = fmt.Sprintf("%s waiting for request %s", why, id)
 	}
 	return result{code: cli.ExitGaveUp, status: "gave_up", msg: msg, last: last}
 }
@@ -94,7 +101,7 @@ func (e *elevateRun) render(r result) error {
 			Grant: toGrantJSON(req.GetGrant(), now), ExitCode: r.code,
 		})
 	case r.code == cli.ExitOK:
-		_, err = fmt.Fprintf(w, "granted: %s\n", grantLine(req.GetGrant(), now))
+		_, err = fmt.Fprintf(w, "granted: %s\nend it early with: pamctl revoke %s\n", grantLine(req.GetGrant(), now), req.GetGrant().GetId())
 	}
 	if err != nil {
 		return cli.Exit(cli.ExitFailure, "write output: %v", err)

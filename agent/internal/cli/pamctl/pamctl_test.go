@@ -40,7 +40,7 @@ func (r run) want(t *testing.T, code int) {
 	}
 }
 
-var grantedRE = regexp.MustCompile(`^granted: grant g-r-1 active until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(14m5\ds left\), scope session\n$`)
+var grantedRE = regexp.MustCompile(`^granted: grant g-r-1 active until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC \(14m5\ds left\), scope session\nend it early with: pamctl revoke g-r-1\n$`)
 
 func TestElevateGranted(t *testing.T) {
 	a := localapitest.Start(t, nil)
@@ -87,7 +87,7 @@ func TestElevateGivesUpAndWithdraws(t *testing.T) {
 	a := localapitest.Start(t, nil)
 	r := pamctlRun(t, "elevate", "--socket", a.Socket, "--timeout", "300ms")
 	r.want(t, cli.ExitGaveUp)
-	if !strings.Contains(r.stderr, "pamctl: gave up waiting for approval of request r-1 after 300ms (--timeout)") {
+	if !strings.Contains(r.stderr, "pamctl: gave up after 300ms (--timeout) waiting for approval of request r-1; the request was withdrawn\n") {
 		t.Fatalf("stderr = %q", r.stderr)
 	}
 	localapitest.Eventually(t, "request withdrawn", func() bool { return slices.Contains(a.CP.Canceled(), "r-1") })

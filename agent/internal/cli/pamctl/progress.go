@@ -11,8 +11,14 @@ import (
 	localv1 "github.com/zpam/zpam/proto/zpam/local/v1"
 )
 
+// spinner is drawn in front of the live line, one frame per tick.
+var spinner = []rune("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏")
+
+// tick paces the live line: fast enough for the spinner to move.
+const tick = 100 * time.Millisecond
+
 // progress shows a request while it is pending: on a terminal, one line
-// redrawn every second with the elapsed time; otherwise a plain line per
+// redrawn with a spinner and the elapsed time; otherwise a plain line per
 // change, for logs and pipes.
 type progress struct {
 	w     io.Writer
@@ -21,6 +27,7 @@ type progress struct {
 
 	mu    sync.Mutex
 	text  string
+	frame int
 	drawn bool
 	stop  chan struct{}
 	done  chan struct{}
@@ -38,7 +45,7 @@ func newProgress(w io.Writer, live bool) *progress {
 
 func (p *progress) tick() {
 	defer close(p.done)
-	t := time.NewTicker(time.Second)
+	t := time.NewTicker(tick)
 	defer t.Stop()
 	for {
 		select {
@@ -74,8 +81,21 @@ func (p *progress) draw() {
 		return
 	}
 	elapsed := time.Since(p.start).Truncate(time.Second)
-	fmt.Fprintf(p.w, "\r\033[K%s — %s elapsed", p.text, elapsed)
+	fmt.Fprintf(p.w, "\r\033[K%c %s — %s elapsed", spinner[p.frame%len(spinner)], p.text, elapsed)
+	p.frame++
 	p.drawn = true
+}
+
+// clear wipes the live line so a prompt can take its place; the next
+// pending update draws it again.
+func (p *progress) clear() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.drawn {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.drawn = false
+	}
+	p.text = ""
 }
 
 // close stops redrawing and clears the live line.
@@ -110,7 +130,7 @@ func approvalsText(r *commonv1.Request) string {
 	case n > 0 && len(who) > 0:
 		return fmt.Sprintf(" (%d more from %s)", n, strings.Join(who, ", "))
 	case n > 0:
-		return fmt.Sprintf(" (%d more)", n)
+		return fmt.Sprintf(" (%d more, from an admin)", n)
 	}
 	return ""
 }

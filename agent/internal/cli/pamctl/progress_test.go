@@ -37,7 +37,7 @@ func TestLiveProgressRedrawsOneLineAndClearsIt(t *testing.T) {
 	p.update(pending("r-1"))
 	p.close()
 	got := w.String()
-	want := "\r\033[Krequest r-1 is waiting for approval (2 more) — 0s elapsed"
+	want := "\r\033[K⠋ request r-1 is waiting for approval (2 more, from an admin) — 0s elapsed"
 	if !strings.HasPrefix(got, want) || !strings.HasSuffix(got, "\r\033[K") || strings.Contains(got, "\n") {
 		t.Fatalf("live output %q; want a redrawn line starting %q, cleared at the end", got, want)
 	}
@@ -50,7 +50,7 @@ func TestPlainProgressPrintsEachChangeOnce(t *testing.T) {
 	p.update(pending("r-1"))
 	p.update(&localv1.ElevateUpdate{Request: &commonv1.Request{Id: "r-1", Status: commonv1.RequestStatus_REQUEST_STATUS_DENIED}})
 	p.close()
-	if got := w.String(); got != "request r-1 is waiting for approval (2 more)\n" {
+	if got := w.String(); got != "request r-1 is waiting for approval (2 more, from an admin)\n" {
 		t.Fatalf("plain output %q", got)
 	}
 }

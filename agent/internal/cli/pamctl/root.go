@@ -21,7 +21,7 @@ const DefaultSocket = "/run/pam-agent/agent.sock"
 type globals struct {
 	socket string
 	// server and credential reach the control plane directly, for
-	// approvers and admins off-host.
+	// approvers and admins off-host (requests, approve, deny, revoke, audit).
 	server, credential string
 }
 
@@ -29,14 +29,19 @@ type globals struct {
 func NewCommand(version string) *cobra.Command {
 	g := &globals{}
 	root := &cobra.Command{
-		Use:     "pamctl",
-		Short:   "Ask for just-in-time root on this host and see your grants",
+		Use:   "pamctl",
+		Short: "Ask for just-in-time root on this host, see your grants, approve others' requests",
+		Long: "pamctl asks the local pam-agent for just-in-time root (elevate), shows your grants\n" +
+			"(status), and lets approvers list, approve, deny and revoke requests. On a host it talks\n" +
+			"to the agent over --socket, which identifies you by your kernel credentials; off-host,\n" +
+			"--server HOST:PORT reaches the control plane with your own credential.",
 		Version: version,
 	}
 	root.PersistentFlags().StringVar(&g.socket, "socket", DefaultSocket, "the agent's local API socket")
-	root.PersistentFlags().StringVar(&g.server, "server", "", "reach the control plane at HOST:PORT directly instead of through the agent (audit)")
-	root.PersistentFlags().StringVar(&g.credential, "credential", defaultCredential(), "with --server: directory with cert.pem, key.pem, ca.pem")
-	root.AddCommand(newElevateCommand(g), newStatusCommand(g), newBreakGlassCommand(g), newAuditCommand(g))
+	root.PersistentFlags().StringVar(&g.server, "server", "", "reach the control plane at HOST:PORT directly instead of through the agent (requests, approve, deny, revoke, audit)")
+	root.PersistentFlags().StringVar(&g.credential, "credential", defaultCredential(), "with --server: directory with cert.pem, key.pem, ca.pem from pam-controlplane user credential")
+	root.AddCommand(newElevateCommand(g), newStatusCommand(g), newRequestsCommand(g), newApproveCommand(g),
+		newDenyCommand(g), newRevokeCommand(g), newReplayCommand(g), newBreakGlassCommand(g), newAuditCommand(g))
 	return root
 }
 

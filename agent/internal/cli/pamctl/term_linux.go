@@ -2,11 +2,15 @@ package pamctl
 
 import (
 	"bufio"
+	"context"
+	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
 
 	"golang.org/x/sys/unix"
+	"golang.org/x/term"
 )
 
 // terminal returns the file behind v when it is a terminal.
@@ -15,27 +19,59 @@ func terminal(v any) (*os.File, bool) {
 	if !ok {
 		return nil, false
 	}
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return f, err == nil
+	return f, term.IsTerminal(int(f.Fd()))
 }
 
-// readHidden reads one line from the terminal with echo off, so a code
-// typed in is not left on the screen.
-func readHidden(f *os.File) (string, error) {
+// errNoCode: the prompt ended without a code.
+var errNoCode = errors.New("no one-time code was entered")
+
+// promptCode asks for a one-time code on the terminal with echo off, so
+// the code does not stay on the screen. Ctrl-C (ctx) ends the prompt
+// and the terminal gets its echo back.
+func promptCode(ctx context.Context, in io.Reader, w io.Writer) (string, error) {
+	f, ok := terminal(in)
+	if !ok {
+		return "", errNoCode
+	}
+	if _, err := io.WriteString(w, "one-time code: "); err != nil {
+		return "", err
+	}
+	defer io.WriteString(w, "\r\n")
+	restore, err := echoOff(f)
+	if err != nil {
+		return "", fmt.Errorf("turn off echo: %w", err)
+	}
+	defer restore()
+	lines := make(chan string, 1)
+	go func() {
+		line, _ := bufio.NewReader(f).ReadString('\n')
+		lines <- strings.TrimSpace(line)
+	}()
+	select {
+	case <-ctx.Done():
+		return "", context.Cause(ctx)
+	case code := <-lines:
+		if code == "" {
+			return "", errNoCode
+		}
+		return code, nil
+	}
+}
+
+// echoOff clears ECHO and keeps canonical mode and signals: the line is
+// read as typed, Ctrl-C still interrupts. x/term has raw mode and
+// ReadPassword, but ReadPassword cannot be abandoned on Ctrl-C without
+// leaving the terminal silent.
+func echoOff(f *os.File) (restore func(), err error) {
 	fd := int(f.Fd())
 	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	quiet := *old
 	quiet.Lflag &^= unix.ECHO
 	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &quiet); err != nil {
-		return "", err
+		return nil, err
 	}
-	defer unix.IoctlSetTermios(fd, unix.TCSETS, old)
-	line, err := bufio.NewReader(f).ReadString('\n')
-	if err != nil && err != io.EOF {
-		return "", err
-	}
-	return strings.TrimSpace(line), nil
+	return func() { _ = unix.IoctlSetTermios(fd, unix.TCSETS, old) }, nil
 }
