@@ -21,9 +21,10 @@ import (
 // controlling tty, and the test reads the master side, what the user
 // would see on screen.
 type terminal struct {
-	name string // the slave, "/dev/pts/N"
-	mu   sync.Mutex
-	seen bytes.Buffer
+	name   string // the slave, "/dev/pts/N"
+	master *os.File
+	mu     sync.Mutex
+	seen   bytes.Buffer
 }
 
 // onTerminal runs script with /bin/sh as who on a new terminal. The slave
@@ -41,7 +42,7 @@ func onTerminal(t *testing.T, who account, script string) *terminal {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { slave.Close() })
-	term := &terminal{name: name}
+	term := &terminal{name: name, master: master}
 	go term.read(master)
 
 	argv := who.argv("/bin/sh", "-c", script)
@@ -109,5 +110,22 @@ func (term *terminal) waitFor(t *testing.T, text string) {
 			t.Fatalf("%s shows %q; want %q on it", term.name, term.screen(), text)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// typeIn sends keys, as a person typing on the terminal.
+func (term *terminal) typeIn(t *testing.T, keys string) {
+	t.Helper()
+	if _, err := term.master.WriteString(keys); err != nil {
+		t.Fatalf("type on %s: %v", term.name, err)
+	}
+}
+
+// resize changes the window size, as a person dragging the window does;
+// the kernel sends SIGWINCH to the terminal's foreground processes.
+func (term *terminal) resize(t *testing.T, cols, rows uint16) {
+	t.Helper()
+	if err := unix.IoctlSetWinsize(int(term.master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Col: cols, Row: rows}); err != nil {
+		t.Fatalf("resize %s: %v", term.name, err)
 	}
 }
