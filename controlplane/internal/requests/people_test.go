@@ -143,4 +143,7 @@ func TestRecordedRoleNeedsARecordedSession(t *testing.T) {
 	if v, err = s.RequestElevation(ctx, in); err != nil || v.Grant == nil || v.Grant.Scope != store.ScopeSession || v.Grant.SessionID != 7 {
 		t.Fatalf("recorded: %+v %v; want a grant bound to the recorded session", v.Grant, err)
 	}
+	if n, err := s.Reevaluate(ctx, "test"); err != nil || n != 0 {
+		t.Fatalf("re-evaluation revoked %d grants (%v); the recorded grant is still allowed", n, err)
+	}
 }
