@@ -17,9 +17,6 @@ type approvals interface {
 	Approve(ctx context.Context, id, comment, otp string) (*commonv1.Request, error)
 	Deny(ctx context.Context, id, comment string) (*commonv1.Request, error)
 	Revoke(ctx context.Context, id, comment string) (*commonv1.Request, error)
-	// relayed: the control plane knows the person only by a host's word,
-	// so an approval needs their one-time code.
-	relayed() bool
 	// explain turns an error of this backend into one sentence and a code.
 	explain(err error) *cli.ExitError
 	Close() error
@@ -60,6 +57,5 @@ func (a *viaAgent) Revoke(ctx context.Context, id, comment string) (*commonv1.Re
 	return a.c.Revoke(ctx, &localv1.LocalRevokeRequest{Id: id, Comment: comment})
 }
 
-func (a *viaAgent) relayed() bool                    { return true }
 func (a *viaAgent) explain(err error) *cli.ExitError { return rpcError(a.c, a.socket, err) }
 func (a *viaAgent) Close() error                     { return a.c.Close() }

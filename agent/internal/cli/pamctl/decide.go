@@ -30,12 +30,12 @@ func newApproveCommand(g *globals) *cobra.Command {
 		Example: "  pamctl approve 0b6c1a52-... --comment \"ok, INC-4411\"\n  pamctl approve 0b6c1a52-... --otp 123456",
 		Args:    oneID,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// The code is asked for before the call's deadline starts.
+			if err := approverCode(cmd, g, &f.otp); err != nil {
+				return err
+			}
 			return withApprovals(cmd, g, func(ctx context.Context, a approvals) error {
-				otp, err := approverCode(cmd, a, f.otp)
-				if err != nil {
-					return err
-				}
-				r, err := a.Approve(ctx, args[0], f.comment, otp)
+				r, err := a.Approve(ctx, args[0], f.comment, f.otp)
 				if err != nil {
 					return a.explain(err)
 				}
@@ -106,22 +106,24 @@ func oneID(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-// approverCode is the code an approval relayed by the agent needs: the
-// flag, or typed on the terminal.
-func approverCode(cmd *cobra.Command, a approvals, flag string) (string, error) {
-	if flag != "" || !a.relayed() {
-		return flag, nil
+// approverCode fills in the code an approval relayed by the agent needs:
+// the flag, or typed on the terminal. With --server the person's own
+// credential proves them, and a code only when the role asks for one.
+func approverCode(cmd *cobra.Command, g *globals, otp *string) error {
+	if *otp != "" || g.server != "" {
+		return nil
 	}
 	_, in := terminal(cmd.InOrStdin())
 	_, out := terminal(cmd.ErrOrStderr())
 	if !in || !out {
-		return "", cli.Usage("an approval through the agent needs your one-time code; pass --otp CODE")
+		return cli.Usage("an approval through the agent needs your one-time code; pass --otp CODE")
 	}
 	code, err := promptCode(cmd.Context(), cmd.InOrStdin(), cmd.ErrOrStderr())
 	if err != nil {
-		return "", cli.Exit(cli.ExitFailure, "read the one-time code: %v", err)
+		return cli.Exit(cli.ExitFailure, "read the one-time code: %v", err)
 	}
-	return code, nil
+	*otp = code
+	return nil
 }
 
 func printDecision(w io.Writer, verb string, r *commonv1.Request, asJSON bool) error {

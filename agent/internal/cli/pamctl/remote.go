@@ -111,8 +111,6 @@ func (r *remote) Revoke(ctx context.Context, id, comment string) (*commonv1.Requ
 	return r.api.Revoke(ctx, &adminv1.RevokeRequest{Id: id, Comment: comment})
 }
 
-func (r *remote) relayed() bool { return false }
-
 func (r *remote) explain(err error) *cli.ExitError {
 	st := status.Convert(err)
 	switch st.Code() {

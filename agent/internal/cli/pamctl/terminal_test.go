@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"os/user"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +18,8 @@ import (
 	"github.com/zpam/zpam/agent/internal/cli/pamctl"
 	"github.com/zpam/zpam/agent/internal/cpclient/cptest"
 	"github.com/zpam/zpam/agent/internal/localapi/localapitest"
+	agentv1 "github.com/zpam/zpam/proto/zpam/agent/v1"
+	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
 )
 
 // screen is a pseudo-terminal as a person's: pamctl gets the slave as
@@ -146,4 +150,42 @@ func TestElevateWithoutATerminalCannotBeAskedForACode(t *testing.T) {
 		t.Fatalf("stderr %q", r.stderr)
 	}
 	localapitest.Eventually(t, "the unanswerable request withdrawn", func() bool { return slices.Contains(a.CP.Canceled(), "r-1") })
+}
+
+func TestApproveThroughTheAgentAsksForTheApproversCode(t *testing.T) {
+	me, err := user.LookupId(strconv.Itoa(os.Getuid()))
+	if err != nil {
+		t.Skip("this uid has no user name: ", err)
+	}
+	a := localapitest.Start(t, nil)
+	a.CP.SetCode("135790")
+	theirs := a.CP.FileAs("dora", func(string, *agentv1.ElevationRequest) *commonv1.Request {
+		return &commonv1.Request{Status: commonv1.RequestStatus_REQUEST_STATUS_PENDING_APPROVAL, ApprovalsNeeded: 1, ApproversAllowed: []string{me.Username}}
+	})
+	r := pamctlRun(t, "requests", "--socket", a.Socket)
+	r.want(t, cli.ExitOK)
+	if !strings.Contains(r.stdout, "to approve:\nID ") || !strings.Contains(r.stdout, theirs.GetId()+"  dora ") {
+		t.Fatalf("requests table:\n%s", r.stdout)
+	}
+	s := newScreen(t)
+	done := onScreen(context.Background(), s, "approve", theirs.GetId(), "--socket", a.Socket, "--comment", "ok")
+	s.waitFor(t, "one-time code: ")
+	time.Sleep(100 * time.Millisecond) // a person takes a moment; the call's deadline must not run meanwhile
+	s.master.WriteString("135790\r")
+	got := <-done
+	got.want(t, cli.ExitOK)
+	if !strings.HasPrefix(got.stdout, "approved request "+theirs.GetId()+": dora on ") || strings.Contains(s.text(), "135790") {
+		t.Fatalf("stdout %q, screen %q", got.stdout, s.text())
+	}
+}
+
+func TestRevokeAnotherUsersGrantIsRefusedWithWhy(t *testing.T) {
+	a := localapitest.Start(t, nil)
+	a.CP.SetDecider(cptest.AutoApprove)
+	theirs := a.CP.FileAs("dora", cptest.AutoApprove)
+	r := pamctlRun(t, "revoke", theirs.GetGrant().GetId(), "--socket", a.Socket)
+	r.want(t, cli.ExitFailure)
+	if !strings.Contains(r.stderr, "may revoke only their own grants") || strings.Count(r.stderr, "\n") != 1 {
+		t.Fatalf("stderr %q; want one sentence saying why", r.stderr)
+	}
 }
