@@ -252,6 +252,9 @@ func TestRootRecordedShellReplaysTheSameOutput(t *testing.T) {
 	if !strings.Contains(term.screen(), played.Output) {
 		t.Fatalf("the replay differs from what the terminal showed:\nreplay: %q\nscreen: %q", played.Output, term.screen())
 	}
+	waitFor(t, "the recording shipped to the control plane, whole", 20*time.Second, func() bool {
+		return shippedRecording(t, s, id) == raw.Output
+	})
 	if o := peek.run(s.pamctl("replay", id)...); o.Exit != 1 || !strings.Contains(o.Output, "no recording "+id+" of yours") {
 		t.Fatalf("another user replaying it: %v; want exit 1 and why", o)
 	}
@@ -270,4 +273,39 @@ func TestRootRecordedShellReplaysTheSameOutput(t *testing.T) {
 		term.waitFor(t, "shell ended: the grant ended")
 		term.waitFor(t, "shell=0")
 	})
+}
+
+// shippedRecording reassembles recording id from the EVENT_KIND_RECORDING
+// chunks the control plane stored, as pamctl audit shows them to root.
+func shippedRecording(t *testing.T, s *stack, id string) string {
+	t.Helper()
+	out := run(t, s.pamctl("audit", "--kind", "recording", "--json")...)
+	chunks := map[uint32]string{}
+	final := -1
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var ev struct {
+			Detail struct {
+				RecordingID string `json:"recording_id"`
+				Seq         uint32 `json:"seq"`
+				Asciicast   []byte `json:"asciicast"` // base64 in protojson
+				Final       bool   `json:"final"`
+			} `json:"detail"`
+		}
+		if json.Unmarshal([]byte(line), &ev) != nil || ev.Detail.RecordingID != id {
+			continue
+		}
+		chunks[ev.Detail.Seq] = string(ev.Detail.Asciicast)
+		if ev.Detail.Final {
+			final = int(ev.Detail.Seq)
+		}
+	}
+	var b strings.Builder
+	for seq := 0; seq <= final; seq++ {
+		c, ok := chunks[uint32(seq)]
+		if !ok {
+			return ""
+		}
+		b.WriteString(c)
+	}
+	return b.String()
 }
