@@ -91,7 +91,12 @@ type Spool struct {
 	done   chan struct{}
 
 	seen, spooled, acked atomic.Uint64
+	// lastErrLog paces the log of a failing disk, which would otherwise
+	// write a line per event.
+	lastErrLog time.Time
 }
+
+const errLogEvery = 10 * time.Second
 
 type dropKey struct{ cause, kind string }
 
@@ -142,8 +147,11 @@ func (s *Spool) Publish(ev *commonv1.Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.appendLocked(classOf(ev.GetKind()), kind, payload); err != nil {
-		s.o.Log.Error("spool: event not stored", "kind", kind, "err", err)
 		s.drops[dropKey{CauseError, kind}]++
+		if now := s.o.Now(); now.Sub(s.lastErrLog) >= errLogEvery {
+			s.lastErrLog = now
+			s.o.Log.Error("spool: events not stored (counted as spool_error; logged at most every 10s)", "kind", kind, "err", err)
+		}
 		return
 	}
 	select {
