@@ -41,3 +41,15 @@ func (s *Service) mayRevoke(tx *store.Tx, r store.Request, actor string) error {
 	}
 	return fmt.Errorf("%s may revoke only their own grants and those of requests they may approve; request %s is %s's: %w", actor, r.ID, r.User, errdefs.ErrPermission)
 }
+
+// IsApprover says whether the person name approves for some role of the
+// policy in force, with the groups they are registered in.
+func (s *Service) IsApprover(ctx context.Context, name string) (bool, error) {
+	var ok bool
+	err := s.store.View(ctx, func(tx *store.Tx) error {
+		u, _, err := lookupUser(tx, name)
+		ok = err == nil && s.policy.Current().Approver(name, u.Groups)
+		return err
+	})
+	return ok, err
+}

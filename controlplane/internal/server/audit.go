@@ -6,19 +6,45 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/zpam/zpam/controlplane/internal/ca"
 	"github.com/zpam/zpam/controlplane/internal/telemetry"
 	adminv1 "github.com/zpam/zpam/proto/zpam/admin/v1"
 	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
 )
 
-// auditService is the fleet's audit trail for approvers and admins.
+// auditService is the fleet's audit trail for approvers and admins. A
+// person who approves for no role sees only their own events.
 type auditService struct {
 	adminv1.UnimplementedAuditServiceServer
-	core *telemetry.Service
+	core      *telemetry.Service
+	approvers interface {
+		IsApprover(ctx context.Context, name string) (bool, error)
+	}
+}
+
+// filter is f within what the caller may see.
+func (a *auditService) filter(ctx context.Context, f *commonv1.AuditFilter) (telemetry.Filter, error) {
+	out := filterFromProto(f)
+	id := identityFrom(ctx)
+	if id.Kind != ca.KindPerson {
+		return out, nil
+	}
+	approver, err := a.approvers.IsApprover(ctx, id.Name)
+	if err != nil {
+		return out, err
+	}
+	if !approver {
+		out.OnlyUser = id.Name
+	}
+	return out, nil
 }
 
 func (a *auditService) Query(ctx context.Context, f *commonv1.AuditFilter) (*commonv1.AuditEvents, error) {
-	evs, err := a.core.Query(ctx, filterFromProto(f))
+	tf, err := a.filter(ctx, f)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	evs, err := a.core.Query(ctx, tf)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -27,7 +53,11 @@ func (a *auditService) Query(ctx context.Context, f *commonv1.AuditFilter) (*com
 
 func (a *auditService) Follow(f *commonv1.AuditFilter, stream grpc.ServerStreamingServer[commonv1.Event]) error {
 	ctx := stream.Context()
-	return followStatus(ctx, a.core.Follow(ctx, filterFromProto(f), stream.Send))
+	tf, err := a.filter(ctx, f)
+	if err != nil {
+		return toStatus(err)
+	}
+	return followStatus(ctx, a.core.Follow(ctx, tf, stream.Send))
 }
 
 // followStatus: a Follow ends when its caller leaves; that is not an

@@ -31,7 +31,7 @@ var serviceKinds = map[string][]ca.Kind{
 	"/zpam.agent.v1.HostAuditService/":  {ca.KindHost},
 	"/zpam.agent.v1.RelayService/":      {ca.KindHost},
 	"/zpam.admin.v1.AdminService/":      {ca.KindAdmin, ca.KindPerson},
-	"/zpam.admin.v1.AuditService/":      {ca.KindAdmin},
+	"/zpam.admin.v1.AuditService/":      {ca.KindAdmin, ca.KindPerson},
 	"/zpam.admin.v1.WorkloadService/":   {ca.KindWorkload},
 }
 

@@ -144,7 +144,7 @@ func (s *Server) buildGRPC(layout config.Layout, auth *ca.Authority, enr *enroll
 	adminv1.RegisterWorkloadServiceServer(s.grpc, &workloadService{core: s.core})
 	agentv1.RegisterTelemetryServiceServer(s.grpc, &telemetryService{core: s.tel})
 	agentv1.RegisterHostAuditServiceServer(s.grpc, &hostAuditService{core: s.tel})
-	adminv1.RegisterAuditServiceServer(s.grpc, &auditService{core: s.tel})
+	adminv1.RegisterAuditServiceServer(s.grpc, &auditService{core: s.tel, approvers: s.core})
 	agentv1.RegisterRelayServiceServer(s.grpc, &relayService{core: s.core})
 	return nil
 }

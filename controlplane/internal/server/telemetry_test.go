@@ -2,12 +2,15 @@ package server_test
 
 import (
 	"context"
+	"crypto/tls"
 	"testing"
 	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/zpam/zpam/controlplane/internal/ca"
+	"github.com/zpam/zpam/controlplane/internal/config"
 	adminv1 "github.com/zpam/zpam/proto/zpam/admin/v1"
 	agentv1 "github.com/zpam/zpam/proto/zpam/agent/v1"
 	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
@@ -131,5 +134,60 @@ func TestLifecycleEventsAppearInTheAuditTrail(t *testing.T) {
 	ev, err := follow.Recv()
 	if err != nil || ev.GetGrant().GetAction() != "revoked" {
 		t.Fatalf("follow got %v, %v; want the revocation as it happens", ev, err)
+	}
+}
+
+// personCert is a person credential for name, as pam-controlplane user
+// credential issues one.
+func personCert(t *testing.T, dir, name string) tls.Certificate {
+	t.Helper()
+	auth, err := ca.Load(config.Layout{Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, err := auth.IssueClient(ca.Identity{Kind: ca.KindPerson, Name: name}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := tls.X509KeyPair(leaf.CertPEM, leaf.KeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+// TestAuditForPeople: an approver's own credential sees the fleet's
+// trail; a person who approves for no role sees only their own events,
+// whatever they ask for.
+func TestAuditForPeople(t *testing.T) {
+	srv, dir := startServer(t)
+	addr, pool := srv.GRPCAddr().String(), caPool(t, dir)
+	h, err := enrollHost(t, dial(t, addr, pool, nil), newToken(t, dir, "env=dev"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	upload(t, agentv1.NewTelemetryServiceClient(dial(t, addr, pool, &h.cert)), hostEvent("e1", "alice"), hostEvent("e2", "dave"))
+	ctx := context.Background()
+	users := func(name string, f *commonv1.AuditFilter) []string {
+		t.Helper()
+		resp, err := adminv1.NewAuditServiceClient(dial(t, addr, pool, ptr(personCert(t, dir, name)))).Query(ctx, f)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var out []string
+		for _, ev := range resp.GetEvents() {
+			out = append(out, ev.GetUser())
+		}
+		return out
+	}
+	exec := []commonv1.EventKind{commonv1.EventKind_EVENT_KIND_EXEC}
+	if got := users("bob", &commonv1.AuditFilter{Kinds: exec}); len(got) != 2 { // testPolicy: bob approves prod-approved
+		t.Fatalf("approver bob sees %v; want the fleet's two events", got)
+	}
+	if got := users("dave", &commonv1.AuditFilter{Kinds: exec}); len(got) != 1 || got[0] != "dave" {
+		t.Fatalf("dave sees %v; want only his own event", got)
+	}
+	if got := users("dave", &commonv1.AuditFilter{Kinds: exec, User: "alice"}); len(got) != 0 {
+		t.Fatalf("dave asking for alice's events sees %v; want none", got)
 	}
 }
