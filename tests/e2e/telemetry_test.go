@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -153,4 +155,29 @@ func TestRootTelemetrySurvivesAgentKillAndControlPlaneOutage(t *testing.T) {
 	if len(got) != attempts || len(ids) != attempts || len(pids) != attempts {
 		t.Fatalf("stored %d denials (%d ids, %d processes); want %d, each once", len(got), len(ids), len(pids), attempts)
 	}
+
+	// Off-host, an admin sees the same with pamctl audit --server.
+	cred := adminCredential(t, s)
+	out := run(t, s.path("pamctl"), "audit", "--server", s.listen, "--credential", cred,
+		"--user", mallory.Username, "--kind", "escalation", "--limit", "10000", "--json")
+	if n := strings.Count(out, "\n"); n != attempts {
+		t.Fatalf("pamctl audit --server printed %d lines; want %d", n, attempts)
+	}
+}
+
+// adminCredential is a credential directory (cert.pem, key.pem, ca.pem)
+// holding the admin certificate init wrote.
+func adminCredential(t *testing.T, s *stack) string {
+	t.Helper()
+	dir := t.TempDir()
+	for from, to := range map[string]string{"admin.pem": "cert.pem", "admin-key.pem": "key.pem", "ca.pem": "ca.pem"} {
+		b, err := os.ReadFile(filepath.Join(s.dataDir, from))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, to), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
 }

@@ -5,7 +5,6 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
 	"github.com/zpam/zpam/agent/internal/cli"
@@ -55,37 +54,17 @@ func (a *agentAudit) explain(err error) *cli.ExitError {
 	return rpcError(a.c, a.socket, err)
 }
 
-// serverAudit is AuditService on the control plane, for approvers and
-// admins off-host.
-type serverAudit struct {
-	conn         *grpc.ClientConn
-	server, cred string
-}
+// serverAudit is AuditService on the control plane, reached with the
+// person's or admin's own credential (--server): approvers and admins see
+// the fleet's events, anyone else their own.
+type serverAudit struct{ *remote }
 
 func dialAuditServer(server, dir string) (*serverAudit, error) {
-	tlsConf, _, err := loadCredential(dir)
+	r, err := dialRemote(server, dir)
 	if err != nil {
-		return nil, cli.Usage("--credential %s: %v; it must hold cert.pem, key.pem and ca.pem", dir, err)
+		return nil, err
 	}
-	conn, err := grpc.NewClient(server, grpc.WithTransportCredentials(credentials.NewTLS(tlsConf)))
-	if err != nil {
-		return nil, cli.Usage("--server %q is not HOST:PORT: %v", server, err)
-	}
-	return &serverAudit{conn: conn, server: server, cred: dir}, nil
+	return &serverAudit{r}, nil
 }
 
 func (s *serverAudit) client() auditClient { return adminv1.NewAuditServiceClient(s.conn) }
-func (s *serverAudit) Close() error        { return s.conn.Close() }
-
-func (s *serverAudit) explain(err error) *cli.ExitError {
-	st := status.Convert(err)
-	switch st.Code() {
-	case codes.Unavailable, codes.DeadlineExceeded:
-		return cli.Exit(cli.ExitUnreachable, "cannot reach the control plane at %s: %s", s.server, st.Message())
-	case codes.Unauthenticated:
-		return cli.Exit(cli.ExitUnreachable, "the control plane at %s does not accept the credential in %s: %s", s.server, s.cred, st.Message())
-	case codes.InvalidArgument:
-		return cli.Exit(cli.ExitUsage, "%s", st.Message())
-	}
-	return cli.Exit(cli.ExitFailure, "%s", st.Message())
-}
