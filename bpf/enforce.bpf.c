@@ -9,27 +9,12 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "zpam.h"
+#include "grants.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 #define EPERM 1
 #define SIGKILL 9
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, struct grant_key);
-	__type(value, struct grant_value);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} zpam_grants SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, struct file_id);
-	__type(value, __u8);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} zpam_allowlist SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -121,30 +106,6 @@ static __always_inline int gained_privileged_caps(struct linux_binprm *bprm, con
 	return (effective_caps(cred) & s->cap_mask) != 0;
 }
 
-static __always_inline struct grant_value *live_grant(__u32 uid, __u32 session)
-{
-	struct grant_key key = { .uid = uid, .session = session };
-	struct grant_value *g = bpf_map_lookup_elem(&zpam_grants, &key);
-	__u64 now = bpf_ktime_get_boot_ns();
-
-	if (g && now < g->deadline_ns)
-		return g;
-	key.session = ZPAM_ANY_SESSION;
-	g = bpf_map_lookup_elem(&zpam_grants, &key);
-	if (g && now < g->deadline_ns)
-		return g;
-	return NULL;
-}
-
-static __always_inline int allowlisted(struct file *file)
-{
-	struct file_id id = {};
-
-	id.dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev);
-	id.ino = BPF_CORE_READ(file, f_inode, i_ino);
-	return bpf_map_lookup_elem(&zpam_allowlist, &id) != NULL;
-}
-
 /* submit_flags: a denial wakes the agent at once (the user is told on the
  * terminal). An allowed escalation is not urgent, and a wake-up is an
  * irq_work self-IPI, costly in VMs: skip it unless the buffer is filling;
@@ -200,6 +161,7 @@ static __always_inline int judge(struct task_struct *task, const char *filename,
 
 	if (g) {
 		count(ZPAM_COUNTER_ALLOWED);
+		tag_grant(task, g);
 		emit(task, filename, via, uid, euid, ZPAM_EVENT_ESCALATION_ALLOWED, g);
 		return 0;
 	}

@@ -9,6 +9,15 @@
 #define ZPAM_TTY_LEN 32
 #define ZPAM_PATH_LEN 256
 
+/* Telemetry bounds. ZPAM_ARGV_CAP and ZPAM_CWD_CAP are powers of two: the
+ * programs mask offsets with them so the verifier can prove every write
+ * stays inside the per-CPU scratch buffer. */
+#define ZPAM_ARGV_CAP 8192
+#define ZPAM_CWD_CAP 1024
+#define ZPAM_CWD_DEPTH 32
+#define ZPAM_NAME_CAP 256
+#define ZPAM_EXEC_DATA (2 * ZPAM_ARGV_CAP)
+
 /* AUDIT_SID_UNSET: a task without an audit session, and the session id of a
  * user-scoped grant entry. */
 #define ZPAM_ANY_SESSION 0xffffffffU
@@ -86,6 +95,71 @@ struct event {
 	char tty[ZPAM_TTY_LEN];
 	char grant_id[ZPAM_GRANT_ID_LEN];
 	char filename[ZPAM_PATH_LEN];
+};
+
+/* Telemetry: what a process record reports. */
+enum zpam_proc_kind {
+	ZPAM_PROC_EXEC = 1,
+	ZPAM_PROC_EXIT = 2,
+};
+
+enum zpam_proc_flag {
+	ZPAM_PROC_ARGV_TRUNCATED = 1,
+	ZPAM_PROC_CWD_TRUNCATED = 2,
+	ZPAM_PROC_FILENAME_TRUNCATED = 4,
+};
+
+enum zpam_tcounter {
+	ZPAM_TCOUNTER_EXECS = 0,
+	ZPAM_TCOUNTER_EXITS = 1,
+	ZPAM_TCOUNTER_RINGBUF_DROPS = 2,
+	ZPAM_TCOUNTER_FORKS_TAGGED = 3,
+	ZPAM_TCOUNTER_MAX = 4,
+};
+
+/* Attribution: the grant a process tree was elevated under, keyed by tgid.
+ * start_ns is the process's start (task->start_boottime): a tag whose
+ * start differs from the live process's belongs to an earlier process
+ * with the same pid and is ignored. */
+struct attrib {
+	__u64 start_ns;
+	char grant_id[ZPAM_GRANT_ID_LEN];
+};
+
+struct tele_settings {
+	/* Bytes of argv to record, at most ZPAM_ARGV_CAP. */
+	__u32 argv_max;
+	__u32 _pad;
+};
+
+/* proc_header opens every telemetry record. An exec record continues with
+ * filename_len + cwd_len + argv_len bytes of data (argv NUL-separated);
+ * an exit record is the header alone. */
+struct proc_header {
+	__u64 boot_ns;
+	__u64 cgroup_id;
+	__u32 pid;
+	__u32 ppid;
+	__u32 uid;
+	__u32 euid;
+	__u32 loginuid;
+	__u32 session;
+	/* exit: the kernel's exit_code (status << 8 | signal) */
+	__s32 exit_code;
+	__u16 filename_len;
+	__u16 cwd_len;
+	__u16 argv_len;
+	__u8 kind;
+	__u8 flags;
+	__u8 _pad[4];
+	char comm[ZPAM_COMM_LEN];
+	char tty[ZPAM_TTY_LEN];
+	char grant_id[ZPAM_GRANT_ID_LEN];
+};
+
+struct exec_event {
+	struct proc_header h;
+	char data[ZPAM_EXEC_DATA];
 };
 
 #endif

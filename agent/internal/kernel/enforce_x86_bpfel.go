@@ -13,6 +13,12 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type enforceAttrib struct {
+	_       structs.HostLayout
+	StartNs uint64
+	GrantId [40]int8
+}
+
 type enforceEvent struct {
 	_        structs.HostLayout
 	BootNs   uint64
@@ -99,6 +105,7 @@ const (
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	enforceMapZpamAllowlist       = "zpam_allowlist"
+	enforceMapZpamAttrib          = "zpam_attrib"
 	enforceMapZpamCounters        = "zpam_counters"
 	enforceMapZpamEvents          = "zpam_events"
 	enforceMapZpamGrants          = "zpam_grants"
@@ -178,6 +185,7 @@ type enforceProgramSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type enforceMapSpecs struct {
 	ZpamAllowlist   *ebpf.MapSpec `ebpf:"zpam_allowlist"`
+	ZpamAttrib      *ebpf.MapSpec `ebpf:"zpam_attrib"`
 	ZpamCounters    *ebpf.MapSpec `ebpf:"zpam_counters"`
 	ZpamEvents      *ebpf.MapSpec `ebpf:"zpam_events"`
 	ZpamGrants      *ebpf.MapSpec `ebpf:"zpam_grants"`
@@ -217,6 +225,7 @@ func (o *enforceObjects) Close() error {
 // It can be passed to loadEnforceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type enforceMaps struct {
 	ZpamAllowlist   *ebpf.Map `ebpf:"zpam_allowlist"`
+	ZpamAttrib      *ebpf.Map `ebpf:"zpam_attrib"`
 	ZpamCounters    *ebpf.Map `ebpf:"zpam_counters"`
 	ZpamEvents      *ebpf.Map `ebpf:"zpam_events"`
 	ZpamGrants      *ebpf.Map `ebpf:"zpam_grants"`
@@ -227,6 +236,7 @@ type enforceMaps struct {
 func (m *enforceMaps) Close() error {
 	return _EnforceClose(
 		m.ZpamAllowlist,
+		m.ZpamAttrib,
 		m.ZpamCounters,
 		m.ZpamEvents,
 		m.ZpamGrants,

@@ -25,10 +25,11 @@ var ErrGrantExpired = errors.New("grant already expired")
 // Concurrency: map operations are safe from any goroutine; Close must be
 // called once, after which Events is closed.
 type Enforcer struct {
-	log   *slog.Logger
-	mode  Mode
-	maps  enforceMaps
-	links []link.Link
+	log    *slog.Logger
+	mode   Mode
+	pinDir string
+	maps   enforceMaps
+	links  []link.Link
 	// gaps names escalation paths this kernel could not hook.
 	gaps   []string
 	reader *ringbuf.Reader
@@ -61,7 +62,7 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Enforcer, error
 	if err != nil {
 		return nil, err
 	}
-	e := &Enforcer{log: log, events: make(chan Event, 4096), allowlist: opts.Allowlist, capMask: opts.capMask}
+	e := &Enforcer{log: log, pinDir: opts.PinDir, events: make(chan Event, 4096), allowlist: opts.Allowlist, capMask: opts.capMask}
 	collOpts := &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: opts.PinDir}}
 	if err := spec.LoadAndAssign(&e.maps, collOpts); err != nil {
 		return nil, fmt.Errorf("load maps (pinned at %s): %w", opts.PinDir, err)
@@ -200,7 +201,7 @@ func Uninstall(pinDir string) error {
 	if err := disarm(pinDir); err != nil {
 		return err
 	}
-	for _, h := range allHooks {
+	for _, h := range append(allHooks, telemetryHook) {
 		if err := unpinHook(pinDir, h); err != nil {
 			return err
 		}
