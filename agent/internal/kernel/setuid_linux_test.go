@@ -17,11 +17,28 @@ import (
 // back with setresuid: the setuid-family escalation.
 const helperEnv = "ZPAM_KERNEL_TEST_SETUID_HELPER"
 
+// spawnEnv makes the test binary run /bin/true with each of its
+// arguments in turn, as a child: a process tree below an escalation.
+const spawnEnv = "ZPAM_KERNEL_TEST_SPAWN"
+
 func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) == "1" {
 		os.Exit(setuidHelper())
 	}
+	if os.Getenv(spawnEnv) == "1" {
+		os.Exit(spawnChildren(os.Args[1:]))
+	}
 	os.Exit(m.Run())
+}
+
+func spawnChildren(args []string) int {
+	for _, a := range args {
+		if err := exec.Command("/bin/true", a).Run(); err != nil {
+			fmt.Println(err)
+			return 1
+		}
+	}
+	return 0
 }
 
 func setuidHelper() int {
