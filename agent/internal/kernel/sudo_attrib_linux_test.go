@@ -71,10 +71,10 @@ func TestRootTelemetryAttributesSudoAndSuSessions(t *testing.T) {
 	asUser(t, u, fmt.Sprintf("/bin/echo %s su\n", m[3]), "/usr/bin/sudo", "su", "-")
 
 	want := map[string][]string{
-		m[0]: {"/bin/echo", m[0], "one"},
-		m[1]: {"/bin/echo", m[1], "two words"},
+		m[0]:        {"/bin/echo", m[0], "one"},
+		m[1]:        {"/bin/echo", m[1], "two words"},
 		m[2] + "=3": {"/usr/bin/env", m[2] + "=3", "/bin/true"},
-		m[3]: {"/bin/echo", m[3], "su"},
+		m[3]:        {"/bin/echo", m[3], "su"},
 	}
 	typed := func(ev ProcessEvent) bool {
 		return ev.Kind == ProcExec && len(ev.Argv) > 1 && want[ev.Argv[1]] != nil
