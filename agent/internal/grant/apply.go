@@ -54,11 +54,15 @@ func (t *Table) upsert(g *commonv1.Grant) error {
 		return fmt.Errorf("write grant %s: %w", g.GetId(), err)
 	}
 	s := slot{kg.UID, kg.SessionID}
-	if prev, ok := t.active[g.GetId()]; ok && slotOf(prev) != s {
+	prev, known := t.active[g.GetId()]
+	if !known || !proto.Equal(prev, g) {
+		t.observe(Applied, g, "")
+	}
+	if known && slotOf(prev) != s {
 		t.vacate(slotOf(prev), g.GetId())
 	}
-	if prev := t.slots[s]; prev != "" && prev != g.GetId() {
-		t.forget(prev, fmt.Errorf("%w: replaced by grant %s", ErrEnded, g.GetId()))
+	if old := t.slots[s]; old != "" && old != g.GetId() {
+		t.forget(old, fmt.Errorf("%w: replaced by grant %s", ErrEnded, g.GetId()))
 	}
 	t.slots[s], t.active[g.GetId()], t.seen[g.GetId()] = g.GetId(), g, true
 	delete(t.ended, g.GetId())
@@ -85,6 +89,23 @@ func (t *Table) withLocalUID(g *commonv1.Grant) (*commonv1.Grant, error) {
 	return g, nil
 }
 
+// changeOf names an ending for observers.
+func changeOf(why error) string {
+	if errors.Is(why, ErrExpired) {
+		return Expired
+	}
+	return Removed
+}
+
+// known is what the table knows of a kernel entry's grant; an entry left
+// by an earlier run is described by the entry alone.
+func (t *Table) known(e kernel.Grant) *commonv1.Grant {
+	if g, ok := t.active[e.ID]; ok {
+		return g
+	}
+	return &commonv1.Grant{Id: e.ID, Uid: e.UID, SessionId: e.SessionID}
+}
+
 func checkGrant(g *commonv1.Grant) error {
 	switch {
 	case g.GetId() == "":
@@ -108,6 +129,7 @@ func (t *Table) remove(id string, why error) error {
 	for _, e := range entries {
 		if e.ID == id {
 			errs = append(errs, t.deleteEntry(e))
+			t.observe(changeOf(why), t.known(e), why.Error())
 		}
 	}
 	t.forget(id, why)
@@ -148,8 +170,10 @@ func (t *Table) synced() error {
 	var errs []error
 	for _, e := range entries {
 		if !t.seen[e.ID] && !t.isLocal(e.ID) {
+			why := fmt.Errorf("%w: no longer active on the control plane", ErrEnded)
 			errs = append(errs, t.deleteEntry(e))
-			t.forget(e.ID, fmt.Errorf("%w: no longer active on the control plane", ErrEnded))
+			t.observe(Removed, t.known(e), why.Error())
+			t.forget(e.ID, why)
 		}
 	}
 	for id := range t.active {

@@ -67,6 +67,20 @@ func (t *Table) ForUID(uid uint32) ([]*commonv1.Grant, error) {
 	return out, nil
 }
 
+// Lookup is what the table knows of grant id: active, or ended within
+// the last few minutes (events of its processes may still be arriving).
+func (t *Table) Lookup(id string) (*commonv1.Grant, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if g, ok := t.active[id]; ok {
+		return g, true
+	}
+	if e, ok := t.ended[id]; ok && e.grant != nil {
+		return e.grant, true
+	}
+	return nil, false
+}
+
 func (t *Table) describe(e kernel.Grant) *commonv1.Grant {
 	g := &commonv1.Grant{Id: e.ID, Uid: e.UID, SessionId: e.SessionID, Scope: commonv1.GrantScope_GRANT_SCOPE_SESSION}
 	if known, ok := t.active[e.ID]; ok {
@@ -93,6 +107,7 @@ func (t *Table) Reap() error {
 	for _, e := range entries {
 		if !e.ExpiresAt.After(t.now()) {
 			errs = append(errs, t.deleteEntry(e))
+			t.observe(Expired, t.known(e), "")
 			t.forget(e.ID, ErrExpired)
 		}
 	}

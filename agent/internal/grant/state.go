@@ -33,6 +33,7 @@ func (t *Table) vacate(s slot, id string) {
 
 // forget drops id from the table and tells its waiters why.
 func (t *Table) forget(id string, why error) {
+	g := t.active[id]
 	delete(t.active, id)
 	delete(t.local, id)
 	for s, held := range t.slots {
@@ -46,7 +47,7 @@ func (t *Table) forget(id string, why error) {
 			delete(t.ended, old)
 		}
 	}
-	t.ended[id] = ended{err: why, at: now}
+	t.ended[id] = ended{err: why, at: now, grant: g}
 	t.notify(id, why)
 }
 

@@ -32,9 +32,22 @@ var (
 type slot struct{ uid, session uint32 }
 
 type ended struct {
-	err error
-	at  time.Time
+	err   error
+	at    time.Time
+	grant *commonv1.Grant // what was known of it, for late attribution
 }
+
+// Change kinds told to an Observer.
+const (
+	Applied = "applied"
+	Removed = "removed"
+	Expired = "expired"
+)
+
+// Observer is told of every change the table makes to the kernel. It is
+// called with the table's lock held: it must return quickly and must not
+// call back into the table.
+type Observer func(action string, g *commonv1.Grant, detail string)
 
 // Table applies grant events to the kernel and remembers what it wrote.
 // One mutex covers the maps and the kernel calls, so that the kernel map
@@ -56,7 +69,8 @@ type Table struct {
 	// local are grants this agent decided itself (break-glass), until
 	// their expiry: a snapshot of the control plane, which may not know
 	// them yet, must not remove them.
-	local map[string]time.Time
+	local   map[string]time.Time
+	observe Observer
 }
 
 // New makes an empty table over k.
@@ -66,8 +80,12 @@ func New(k Kernel, log *slog.Logger) *Table {
 		resolveUID: func(name string) (uint32, error) { return accounts.UID(context.Background(), name) },
 		active:     map[string]*commonv1.Grant{}, slots: map[slot]string{}, seen: map[string]bool{},
 		ended: map[string]ended{}, waiters: map[string][]chan error{}, local: map[string]time.Time{},
+		observe: func(string, *commonv1.Grant, string) {},
 	}
 }
+
+// Observe registers f; call it before the table is used.
+func (t *Table) Observe(f Observer) { t.observe = f }
 
 // slotOf maps scope to the kernel key: user-scoped grants, and session
 // grants of processes without an audit session, use AnySession.

@@ -164,3 +164,27 @@ func TestWorkloadGrantUsesThisHostsUID(t *testing.T) {
 		t.Fatal("a grant for a missing account was written")
 	}
 }
+
+func TestObserverIsToldOfEachKernelChangeOnce(t *testing.T) {
+	tb, _ := newTable(t)
+	var got []string
+	tb.Observe(func(action string, g *commonv1.Grant, _ string) { got = append(got, action+" "+g.GetId()) })
+	g1, g2 := sessionGrant("g-1", 1000, 7, time.Hour), sessionGrant("g-2", 1001, 8, time.Minute)
+	tb.StreamOpened()
+	apply(t, tb, upsert(g1), upsert(g2), syncedEv)
+	// A reconnect resends both unchanged: nothing changed in the kernel.
+	tb.StreamOpened()
+	apply(t, tb, upsert(g1), upsert(g2), syncedEv)
+	apply(t, tb, removeEv("g-1"))
+	tb.now = func() time.Time { return time.Now().Add(2 * time.Minute) }
+	if err := tb.Reap(); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"applied g-1", "applied g-2", "removed g-1", "expired g-2"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("observer got %v; want %v", got, want)
+	}
+	if g, ok := tb.Lookup("g-1"); !ok || g.GetUid() != 1000 {
+		t.Fatalf("Lookup of the just-removed g-1: %v, %v; want it still known", g, ok)
+	}
+}

@@ -1,8 +1,12 @@
 package kernel
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
+	"strings"
 
 	"github.com/cilium/ebpf"
 )
@@ -52,4 +56,37 @@ func (t *Telemetry) Untag(pid uint32) error {
 		return fmt.Errorf("untag pid %d: %w", pid, err)
 	}
 	return nil
+}
+
+// GrantOf is the grant the live process pid is attributed to, or "" when
+// none is (or its tag belongs to an earlier process with the same pid).
+func (t *Telemetry) GrantOf(pid uint32) string {
+	var a telemetryAttrib
+	if err := t.maps.ZpamAttrib.Lookup(pid, &a); err != nil {
+		return ""
+	}
+	start, err := ProcStartTicks(pid)
+	if err != nil || start != a.StartNs/tickNs {
+		return ""
+	}
+	return cString(a.GrantId[:])
+}
+
+// ProcStartTicks reads a process's start from /proc/PID/stat (field 22,
+// USER_HZ ticks after boot), the start attribution tags are checked against.
+func ProcStartTicks(pid uint32) (uint64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// comm (field 2) may hold spaces and parentheses: count from its end.
+	i := bytes.LastIndexByte(data, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("/proc/%d/stat: no comm", pid)
+	}
+	f := strings.Fields(string(data[i+1:]))
+	if len(f) < 20 {
+		return 0, fmt.Errorf("/proc/%d/stat: %d fields after comm", pid, len(f))
+	}
+	return strconv.ParseUint(f[19], 10, 64)
 }

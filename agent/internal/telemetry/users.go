@@ -1,0 +1,41 @@
+package telemetry
+
+import (
+	"os/user"
+	"strconv"
+	"sync"
+)
+
+// userCacheSize bounds the uid → name cache; a host has few login users.
+const userCacheSize = 4096
+
+// users resolves login uids to names once each: a lookup may read
+// /etc/passwd or ask NSS, far too slow to repeat for every exec.
+type users struct {
+	mu    sync.Mutex
+	names map[uint32]string
+}
+
+func newUsers() *users { return &users{names: map[uint32]string{}} }
+
+// name is uid's user name, the uid in decimal when it has none, and ""
+// for the unset login uid.
+func (u *users) name(uid uint32) string {
+	if uid == ^uint32(0) {
+		return ""
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if n, ok := u.names[uid]; ok {
+		return n
+	}
+	n := strconv.FormatUint(uint64(uid), 10)
+	if usr, err := user.LookupId(n); err == nil {
+		n = usr.Username
+	}
+	if len(u.names) >= userCacheSize {
+		clear(u.names)
+	}
+	u.names[uid] = n
+	return n
+}
