@@ -41,7 +41,8 @@ type Config struct {
 	// MetricsListen serves Prometheus metrics on HOST:PORT; empty is off.
 	MetricsListen string `yaml:"metrics_listen"`
 	// SpoolMaxMB bounds the telemetry spool in the state dir, in MiB.
-	SpoolMaxMB int `yaml:"spool_max_mb"`
+	SpoolMaxMB int       `yaml:"spool_max_mb"`
+	Telemetry  Telemetry `yaml:"telemetry"`
 }
 
 // FieldError is a validation error of one YAML key, so that Load can point
@@ -62,7 +63,7 @@ func fieldErr(field, format string, args ...any) error {
 // defaults. Call it once, after flags have been applied.
 func (c *Config) CheckAndSetDefaults() error {
 	c.setDefaults()
-	checks := []func() error{c.checkServer, c.checkToken, c.checkPaths, c.checkMode, c.checkLabels, c.checkAllowlist, c.checkCaps, c.checkMetrics, c.checkSpool}
+	checks := []func() error{c.checkServer, c.checkToken, c.checkPaths, c.checkMode, c.checkLabels, c.checkAllowlist, c.checkCaps, c.checkMetrics, c.checkSpool, c.checkTelemetry}
 	for _, check := range checks {
 		if err := check(); err != nil {
 			return err

@@ -98,3 +98,25 @@ func TestParseLabels(t *testing.T) {
 		}
 	}
 }
+
+func TestTelemetryDefaultsOnAndIsChecked(t *testing.T) {
+	f, err := Load(writeFile(t, "server: a:1\n"), true)
+	if err != nil || f.Check() != nil {
+		t.Fatal(err)
+	}
+	if c := f.Config; !c.Telemetry.On() || !c.Telemetry.AuditOn() || c.TelemetryOptions().ArgvMax != kernel.DefaultArgvMax {
+		t.Fatalf("telemetry %+v; want on, audit on, default argv size", c.Telemetry)
+	}
+	f, err = Load(writeFile(t, "server: a:1\ntelemetry: {enabled: false, argv_max_bytes: 4096}\n"), true)
+	if err != nil || f.Check() != nil {
+		t.Fatal(err)
+	}
+	if c := f.Config; c.Telemetry.On() || c.Telemetry.AuditOn() || c.TelemetryOptions().ArgvMax != 4096 {
+		t.Fatalf("telemetry %+v; want off (audit with it), argv 4096", c.Telemetry)
+	}
+	p := writeFile(t, "server: a:1\n\ntelemetry:\n  argv_max_bytes: 10\n")
+	f, _ = Load(p, true)
+	if err := f.Check(); err == nil || !strings.Contains(err.Error(), p+":3: telemetry: argv_max_bytes: 10 is out of range; give 64 to 8191") {
+		t.Fatalf("bad argv size: %v", err)
+	}
+}

@@ -98,7 +98,7 @@ func recordLines(root *yaml.Node, lines map[string]int) {
 var (
 	yamlLineRE    = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 	unknownKeyRE  = regexp.MustCompile(`field (\S+) not found in type \S+`)
-	unknownKeyMsg = `unknown key "$1"; known keys are server, join_token, ca, state_dir, socket, mode, labels, allowlist`
+	unknownKeyMsg = `unknown key "$1"; known keys are server, join_token, ca, state_dir, socket, mode, labels, pin_dir, allowlist, privileged_caps, metrics_listen, telemetry`
 )
 
 // located rewrites yaml.v3's "yaml: line N: msg" errors as "path:N: msg".

@@ -13,6 +13,7 @@ import (
 
 	sd "github.com/coreos/go-systemd/v22/daemon"
 
+	"github.com/zpam/zpam/agent/internal/audit"
 	"github.com/zpam/zpam/agent/internal/breakglass"
 	"github.com/zpam/zpam/agent/internal/config"
 	"github.com/zpam/zpam/agent/internal/cpclient"
@@ -21,6 +22,7 @@ import (
 	"github.com/zpam/zpam/agent/internal/localapi"
 	"github.com/zpam/zpam/agent/internal/recording"
 	"github.com/zpam/zpam/agent/internal/spool"
+	"github.com/zpam/zpam/agent/internal/telemetry"
 	"github.com/zpam/zpam/agent/internal/upload"
 )
 
@@ -49,6 +51,11 @@ type Options struct {
 	// zero means 5m. BreakGlassRetry paces retries of fetches and of
 	// unacknowledged reports; zero means 3s.
 	BreakGlassRefresh, BreakGlassRetry time.Duration
+	// OpenAudit opens the kernel audit stream; nil means OpenAudit.
+	OpenAudit func(context.Context, audit.Options) (AuditStream, error)
+	// AuditStatePath is where the audit stream records what it changed;
+	// empty means audit.DefaultStatePath.
+	AuditStatePath string
 	// LossInterval paces the check for lost telemetry; zero means 10s.
 	LossInterval time.Duration
 	// ShellHelper is the binary whose shell-helper command starts
@@ -60,19 +67,31 @@ type Options struct {
 //
 // Start brings it up in this order, and Close takes it down in reverse:
 //
-//  1. kernel enforcer opened and attached (mode logged)
+//  1. kernel enforcer opened and attached (mode logged); grant table over
+//     it, telling the event builder of every grant change
 //  2. host identity loaded, or enrolled with the join token
-//  3. control plane client; grant table over the enforcer
-//  4. metrics (served only when metrics_listen is set), then background
+//  3. control plane client
+//  4. telemetry spool in the state dir and its uploader: from here on every
+//     event published survives an agent crash
+//  5. telemetry (unless switched off): kernel exec/exit programs attached
+//     after the enforcement hook, attribution seeded from a process
+//     snapshot, the audit stream
+//  6. metrics (served only when metrics_listen is set), then background
 //     loops: grant stream, reaper, allowlist refresh, certificate rotation,
-//     kernel events, watchdog
-//  5. local API socket
-//  6. READY=1 to systemd
+//     break-glass, kernel events, audit records, upload, loss reports,
+//     watchdog; the "started" agent event
+//  7. local API socket
+//  8. READY=1 to systemd
 //
 // Close sends STOPPING=1, closes the local API first (pending requests of
 // pamctl callers are withdrawn while the control plane client still
-// works), stops the loops, closes the client, and closes the enforcer last
-// without unpinning: enforcement stays in place while the agent is down.
+// works), stops the telemetry reader and closes the audit stream
+// (restoring the host's audit settings), stops the loops once they have
+// drained what was read, spools the "stopped" agent event and closes the
+// spool, closes the client, and closes the enforcer last without
+// unpinning: enforcement, and the telemetry programs' recording into their
+// ring, stay in place while the agent is down; what the spool holds is
+// uploaded by the next start.
 type Daemon struct {
 	o        Options
 	log      *slog.Logger
@@ -87,9 +106,14 @@ type Daemon struct {
 	hostname string
 	spool    *spool.Spool
 	uploader *upload.Uploader
-	names    userNames
+
+	builder  *telemetry.Builder
+	tel      Telemetry
+	audit    AuditStream
+	auditErr error
 
 	lossMu       sync.Mutex
+	lossAtStart  map[string]uint64
 	lossReported map[string]uint64
 
 	cancel context.CancelFunc
@@ -125,6 +149,9 @@ func New(o Options) *Daemon {
 	if o.BreakGlassRetry == 0 {
 		o.BreakGlassRetry = 3 * time.Second
 	}
+	if o.OpenAudit == nil {
+		o.OpenAudit = OpenAudit
+	}
 	if o.LossInterval == 0 {
 		o.LossInterval = 10 * time.Second
 	}
@@ -152,13 +179,20 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	if err := d.openPipeline(); err != nil {
 		return err
 	}
+	if err := d.startTelemetry(ctx); err != nil {
+		return err
+	}
 	if err := d.startMetrics(); err != nil {
 		return err
 	}
+	// Loss is counted from here: what the kernel counted before is in the
+	// started event.
+	d.lossAtStart = d.kernelLoss()
+	d.lossReported = d.dropped()
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	d.cancel = cancel
 	d.startLoops(bg)
-	d.publish(d.agentEvent("started", "version "+d.o.Version))
+	d.announceStart()
 	if err := d.startAPI(); err != nil {
 		return err
 	}
@@ -174,6 +208,7 @@ func (d *Daemon) openEnforcer(ctx context.Context) error {
 	}
 	d.enforcer = e
 	d.table = grant.New(e, d.log)
+	d.newBuilder()
 	mode := e.Mode()
 	d.log.Info("enforcement attached", "mode", mode, "requested", d.o.Config.Mode)
 	if !mode.Enforcing() {
@@ -208,6 +243,7 @@ func (d *Daemon) startMetrics() error {
 	d.metrics.watch(d.enforcer, d.cp.Connected)
 	d.metrics.watchBreakGlass(func() int { return len(d.bg.Pending()) })
 	d.metrics.watchPipeline(d.spool, d.uploader)
+	d.metrics.watchTelemetry(d.tel, d.audit)
 	if d.o.Config.MetricsListen == "" {
 		return nil
 	}
@@ -237,12 +273,13 @@ func (d *Daemon) Close() error {
 		errs = append(errs, d.api.Close())
 	}
 	errs = append(errs, d.metrics.close())
+	errs = append(errs, d.closeTelemetry()...)
 	if d.cancel != nil {
 		d.cancel()
 	}
 	d.wg.Wait()
 	if d.spool != nil {
-		d.publish(d.agentEvent("stopped", "kernel enforcement stays pinned"))
+		d.announceStop()
 		errs = append(errs, d.spool.Close())
 	}
 	if d.cp != nil {

@@ -14,6 +14,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/zpam/zpam/agent/internal/audit"
 	"github.com/zpam/zpam/agent/internal/config"
 	"github.com/zpam/zpam/agent/internal/cpclient"
 	"github.com/zpam/zpam/agent/internal/cpclient/cptest"
@@ -31,13 +32,19 @@ var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 // fakeEnforcer is the kernel for daemon tests.
 type fakeEnforcer struct {
 	*granttest.Kernel
-	mode   kernel.Mode
-	events chan kernel.Event
+	mode    kernel.Mode
+	events  chan kernel.Event
+	tel     *fakeTelemetry
+	removed bool
 
 	mu     sync.Mutex
 	closed bool
 }
 
+func (f *fakeEnforcer) OpenTelemetry(context.Context, kernel.TelemetryOptions) (daemon.Telemetry, error) {
+	return f.tel, nil
+}
+func (f *fakeEnforcer) RemoveTelemetry() error         { f.removed = true; return nil }
 func (f *fakeEnforcer) Mode() kernel.Mode              { return f.mode }
 func (f *fakeEnforcer) RefreshAllowlist() (int, error) { return 0, nil }
 func (f *fakeEnforcer) Drops() uint64                  { return 0 }
@@ -59,6 +66,7 @@ type fixture struct {
 	cp       *cptest.Server
 	cfg      *config.Config
 	enforcer *fakeEnforcer
+	audit    *fakeAudit
 
 	rotateEvery time.Duration
 
@@ -74,7 +82,8 @@ func newFixture(t *testing.T) *fixture {
 	if err := cfg.CheckAndSetDefaults(); err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{cp: cp, cfg: cfg, enforcer: &fakeEnforcer{Kernel: granttest.New(), mode: kernel.ModeSignal, events: make(chan kernel.Event, 8)}}
+	return &fixture{cp: cp, cfg: cfg, audit: newFakeAudit(),
+		enforcer: &fakeEnforcer{Kernel: granttest.New(), mode: kernel.ModeSignal, events: make(chan kernel.Event, 8), tel: newFakeTelemetry()}}
 }
 
 func (f *fixture) daemon() *daemon.Daemon {
@@ -96,6 +105,9 @@ func (f *fixture) daemon() *daemon.Daemon {
 		Backoff:             cpclient.Backoff{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond},
 		RotateCheckInterval: f.rotateEvery,
 		LossInterval:        50 * time.Millisecond,
+		OpenAudit: func(context.Context, audit.Options) (daemon.AuditStream, error) {
+			return f.audit, nil
+		},
 	})
 }
 

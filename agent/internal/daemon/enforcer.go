@@ -5,10 +5,11 @@ import (
 	"log/slog"
 
 	"github.com/zpam/zpam/agent/internal/kernel"
+	"github.com/zpam/zpam/agent/internal/telemetry"
 )
 
-// Enforcer is the kernel side as the daemon uses it; *kernel.Enforcer
-// satisfies it, and tests substitute a fake.
+// Enforcer is the kernel side as the daemon uses it; OpenKernel wraps
+// *kernel.Enforcer in it, and tests substitute a fake.
 type Enforcer interface {
 	Mode() kernel.Mode
 	PutGrant(kernel.Grant) error
@@ -21,11 +22,43 @@ type Enforcer interface {
 	RefreshAllowlist() (int, error)
 	// Drops counts events lost in the kernel or before the agent read them.
 	Drops() uint64
+	// OpenTelemetry attaches process telemetry after the enforcement hook.
+	OpenTelemetry(context.Context, kernel.TelemetryOptions) (Telemetry, error)
+	// RemoveTelemetry detaches telemetry an earlier run left pinned.
+	RemoveTelemetry() error
 	// Close stops reading and leaves the pins: enforcement outlives us.
 	Close() error
 }
 
-var _ Enforcer = (*kernel.Enforcer)(nil)
+// Telemetry is the kernel's process telemetry as the daemon uses it.
+type Telemetry interface {
+	// Events is closed after Close.
+	Events() <-chan kernel.ProcessEvent
+	// Drops counts records lost (ring buffer full, undecodable).
+	Drops() uint64
+	// GrantOf is the grant a live process is attributed to, or "".
+	GrantOf(pid uint32) string
+	telemetry.Tagger
+	Close() error
+}
+
+// kernelEnforcer adapts *kernel.Enforcer to Enforcer.
+type kernelEnforcer struct {
+	*kernel.Enforcer
+	pinDir string
+}
+
+func (k kernelEnforcer) OpenTelemetry(ctx context.Context, opts kernel.TelemetryOptions) (Telemetry, error) {
+	t, err := k.Enforcer.OpenTelemetry(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+func (k kernelEnforcer) RemoveTelemetry() error { return kernel.RemoveTelemetry(k.pinDir) }
+
+var _ Telemetry = (*kernel.Telemetry)(nil)
 
 // OpenKernel opens the real enforcer. It returns a nil interface, not a
 // nil *kernel.Enforcer, on failure.
@@ -34,5 +67,5 @@ func OpenKernel(ctx context.Context, opts kernel.Options, log *slog.Logger) (Enf
 	if err != nil {
 		return nil, err
 	}
-	return e, nil
+	return kernelEnforcer{Enforcer: e, pinDir: opts.PinDir}, nil
 }

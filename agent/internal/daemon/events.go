@@ -27,7 +27,7 @@ func (d *Daemon) consumeEvents(ctx context.Context) {
 func (d *Daemon) handleEvent(ev kernel.Event) {
 	attrs := []any{"via", ev.Via, "uid", ev.UID, "pid", ev.PID, "ppid", ev.PPID, "session", ev.SessionID, "tty", ev.TTY, "comm", ev.Comm, "filename", ev.Filename}
 	d.metrics.escalation(ev)
-	d.publishEscalation(ev)
+	d.publish(d.builder.Escalation(ev, d.enforcer.Mode()))
 	switch ev.Kind {
 	case kernel.EventEscalationAllowed:
 		d.log.Info("escalation allowed", append(attrs, "grant_id", ev.GrantID)...)

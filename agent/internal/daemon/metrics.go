@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/zpam/zpam/agent/internal/kernel"
+	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
 )
 
 // agentMetrics are the agent's Prometheus metrics. They are always
@@ -21,6 +23,7 @@ type agentMetrics struct {
 	mode        *prometheus.GaugeVec
 	escalations *prometheus.CounterVec
 	certExpires prometheus.Gauge
+	events      *prometheus.CounterVec
 	srv         *http.Server
 }
 
@@ -40,7 +43,12 @@ func newAgentMetrics() *agentMetrics {
 		Name: "zpam_agent_certificate_expiry_timestamp_seconds",
 		Help: "When the host certificate expires (Unix time); the agent renews it at two thirds of its life.",
 	})
-	m.reg.MustRegister(m.mode, m.escalations, m.certExpires)
+
+	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "zpam_agent_telemetry_events_total",
+		Help: "Telemetry events produced, by kind (exec, exit, escalation, login, grant, agent).",
+	}, []string{"kind"})
+	m.reg.MustRegister(m.mode, m.escalations, m.certExpires, m.events)
 	return m
 }
 
@@ -56,10 +64,7 @@ func (m *agentMetrics) watch(e Enforcer, connected func() bool) {
 		m.mode.WithLabelValues(string(mode)).Set(v)
 	}
 	m.reg.MustRegister(
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "zpam_agent_kernel_events_dropped_total",
-			Help: "Kernel events lost: ring buffer full, or not read in time.",
-		}, func() float64 { return float64(e.Drops()) }),
+		droppedBy("escalation", e.Drops),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "zpam_agent_control_plane_connected",
 			Help: "1 while the grant stream to the control plane is up.",
@@ -79,6 +84,35 @@ func (m *agentMetrics) watchBreakGlass(pending func() int) {
 		Name: "zpam_agent_break_glass_reports_pending",
 		Help: "Break-glass windows opened on this host and not yet acknowledged by the control plane.",
 	}, func() float64 { return float64(pending()) }))
+}
+
+// droppedHelp is shared by both rings' series of the same metric.
+const droppedHelp = "Kernel events lost, by ring: ring buffer full, or not read in time."
+
+func droppedBy(ring string, drops func() uint64) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "zpam_agent_kernel_events_dropped_total", Help: droppedHelp, ConstLabels: prometheus.Labels{"ring": ring},
+	}, func() float64 { return float64(drops()) })
+}
+
+// watchTelemetry registers the telemetry's loss counters; either may be
+// nil (switched off, or the audit stream unavailable).
+func (m *agentMetrics) watchTelemetry(t Telemetry, a AuditStream) {
+	if t != nil {
+		m.reg.MustRegister(droppedBy("exec", t.Drops))
+	}
+	if a != nil {
+		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "zpam_agent_audit_records_lost_total",
+			Help: "Audit records the agent missed: gaps in the kernel's sequence numbers and socket overruns.",
+		}, func() float64 { return float64(a.Lost()) }))
+	}
+}
+
+// published counts one telemetry event by its kind's short name.
+func (m *agentMetrics) published(ev *commonv1.Event) {
+	kind := strings.ToLower(strings.TrimPrefix(ev.GetKind().String(), "EVENT_KIND_"))
+	m.events.WithLabelValues(kind).Inc()
 }
 
 func (m *agentMetrics) escalation(ev kernel.Event) {

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -20,6 +21,10 @@ func (metricsEnforcer) Events() <-chan kernel.Event    { return nil }
 func (metricsEnforcer) RefreshAllowlist() (int, error) { return 0, nil }
 func (metricsEnforcer) Drops() uint64                  { return 7 }
 func (metricsEnforcer) Close() error                   { return nil }
+func (metricsEnforcer) RemoveTelemetry() error         { return nil }
+func (metricsEnforcer) OpenTelemetry(context.Context, kernel.TelemetryOptions) (Telemetry, error) {
+	return nil, nil
+}
 
 func TestMetricsExportModeEscalationsAndDrops(t *testing.T) {
 	m := newAgentMetrics()
@@ -38,9 +43,9 @@ zpam_agent_enforcement_mode{mode="signal"} 1
 # TYPE zpam_agent_escalations_total counter
 zpam_agent_escalations_total{decision="allowed",via="setuid"} 1
 zpam_agent_escalations_total{decision="denied",via="exec"} 2
-# HELP zpam_agent_kernel_events_dropped_total Kernel events lost: ring buffer full, or not read in time.
+# HELP zpam_agent_kernel_events_dropped_total Kernel events lost, by ring: ring buffer full, or not read in time.
 # TYPE zpam_agent_kernel_events_dropped_total counter
-zpam_agent_kernel_events_dropped_total 7
+zpam_agent_kernel_events_dropped_total{ring="escalation"} 7
 `
 	if err := testutil.GatherAndCompare(m.reg, strings.NewReader(want),
 		"zpam_agent_enforcement_mode", "zpam_agent_escalations_total", "zpam_agent_kernel_events_dropped_total"); err != nil {

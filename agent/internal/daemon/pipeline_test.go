@@ -54,7 +54,7 @@ func TestEscalationsReachTheControlPlaneThroughTheSpool(t *testing.T) {
 
 	f.cp.Stop()
 	f.enforcer.events <- kernel.Event{Kind: kernel.EventEscalationDenied, Time: time.Now(), UID: me + 1, LoginUID: kernel.AnySession, PID: 78, Via: "exec", Filename: "/usr/bin/su"}
-	eventually(t, "denial spooled", func() bool { return metric(f.cfg.MetricsListen, "zpam_agent_events_spooled_total") == "3" }) // started, 2 escalations
+	eventually(t, "denial spooled", func() bool { return metric(f.cfg.MetricsListen, "zpam_agent_events_spooled_total") == "4" }) // started, g-1 applied, 2 escalations
 	if err := d.Close(); err != nil {
 		t.Fatal(err)
 	}

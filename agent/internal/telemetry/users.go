@@ -1,16 +1,18 @@
 package telemetry
 
 import (
-	"os/user"
+	"context"
 	"strconv"
 	"sync"
+
+	"github.com/zpam/zpam/agent/internal/accounts"
 )
 
 // userCacheSize bounds the uid → name cache; a host has few login users.
 const userCacheSize = 4096
 
-// users resolves login uids to names once each: a lookup may read
-// /etc/passwd or ask NSS, far too slow to repeat for every exec.
+// users resolves login uids to names (passwd and NSS) once each: a lookup
+// may ask a directory server, far too slow to repeat for every exec.
 type users struct {
 	mu    sync.Mutex
 	names map[uint32]string
@@ -30,8 +32,8 @@ func (u *users) name(uid uint32) string {
 		return n
 	}
 	n := strconv.FormatUint(uint64(uid), 10)
-	if usr, err := user.LookupId(n); err == nil {
-		n = usr.Username
+	if name, err := accounts.Name(context.Background(), uid); err == nil {
+		n = name
 	}
 	if len(u.names) >= userCacheSize {
 		clear(u.names)

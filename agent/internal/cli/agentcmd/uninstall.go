@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/zpam/zpam/agent/internal/audit"
 	"github.com/zpam/zpam/agent/internal/cli"
 	"github.com/zpam/zpam/agent/internal/kernel"
 )
@@ -13,7 +14,7 @@ func newUninstallCommand() *cobra.Command {
 	var pinDir string
 	cmd := &cobra.Command{
 		Use:   "uninstall",
-		Short: "Detach and unpin all enforcement under " + kernel.DefaultPinDir + " (package removal only)",
+		Short: "Detach and unpin all enforcement and telemetry under " + kernel.DefaultPinDir + ", undo the agent's audit settings (package removal only)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
@@ -22,6 +23,11 @@ func newUninstallCommand() *cobra.Command {
 				return cli.Exit(cli.ExitFailure, "uninstall: %v", err)
 			}
 			log.Info("kernel enforcement removed", "pin_dir", pinDir)
+			// The agent adds no audit rules; it may have switched audit on
+			// and registered as the audit daemon, which a crash leaves.
+			if err := audit.Restore(audit.DefaultStatePath, log); err != nil {
+				return cli.Exit(cli.ExitFailure, "uninstall: restore the audit settings: %v", err)
+			}
 			return nil
 		},
 	}
