@@ -14,8 +14,9 @@ const (
 )
 
 // sudoELF are the host binaries the guest runs: real sudo and its plugins,
-// id (prints the euid) and true (the enforcer's self-test exec).
-var sudoELF = []string{"/usr/bin/sudo", "/usr/bin/id", "/usr/bin/true", "/usr/libexec/sudo/sudoers.so",
+// id (prints the euid), true (the enforcer's self-test exec), and sh and
+// sleep (the telemetry tests' exit codes and signals).
+var sudoELF = []string{"/usr/bin/sudo", "/usr/bin/id", "/usr/bin/true", "/bin/sh", "/usr/bin/sleep", "/usr/libexec/sudo/sudoers.so",
 	"/usr/libexec/sudo/libsudo_util.so.0", "/usr/libexec/sudo/group_file.so", "/usr/libexec/sudo/system_group.so"}
 
 var pamConfigs = []string{"sudo", "other", "common-auth", "common-account", "common-password", "common-session", "common-session-noninteractive"}
@@ -92,7 +93,8 @@ func (r *Initramfs) AddInit(tests []string, args []string, env []string) error {
 	var b strings.Builder
 	b.WriteString("#!/usr/bin/busybox sh\n")
 	b.WriteString("bb=/usr/bin/busybox\n")
-	b.WriteString("$bb mount -t devtmpfs dev /dev\n$bb mount -t proc proc /proc\n$bb mount -t sysfs sys /sys\n")
+	b.WriteString("$bb mount -t devtmpfs dev /dev\n$bb mkdir -p /dev/pts\n$bb mount -t devpts devpts /dev/pts\n")
+	b.WriteString("$bb mount -t proc proc /proc\n$bb mount -t sysfs sys /sys\n")
 	b.WriteString("$bb mount -t securityfs securityfs /sys/kernel/security\n$bb mount -t bpf bpf /sys/fs/bpf\n")
 	b.WriteString("$bb mount -t tmpfs -o mode=1777 tmp /tmp\n$bb hostname zpam-vm\n")
 	fmt.Fprintf(&b, "echo \"%s $($bb cat /sys/kernel/security/lsm)\"\n", lsmMarker)

@@ -48,7 +48,10 @@ func TestRootVMLabLSM(t *testing.T) {
 	if !strings.HasSuffix(res.LSM, "bpf") && !strings.Contains(res.LSM, ",bpf") {
 		t.Fatalf("guest LSM list %q lacks bpf: the lab does not test BPF LSM", res.LSM)
 	}
-	for _, name := range []string{"TestRootVMGatesRealSudo", "TestRootDeniesWithoutGrantAndAllowsWithOne", "TestRootSetuidFamilyGainingRootNeedsAGrant", "TestRootFileCapabilityGainNeedsAGrant", "TestRootVMWallClockJumpsDoNotMoveGrants", "TestRootCheckFindsAnEnforcingMode"} {
+	for _, name := range []string{"TestRootVMGatesRealSudo", "TestRootDeniesWithoutGrantAndAllowsWithOne", "TestRootSetuidFamilyGainingRootNeedsAGrant", "TestRootFileCapabilityGainNeedsAGrant", "TestRootVMWallClockJumpsDoNotMoveGrants", "TestRootCheckFindsAnEnforcingMode",
+		"TestRootTelemetryRecordsExecsAndExits", "TestRootTelemetryExitCodesAndSignals", "TestRootTelemetryTTYAndCwdAcrossMounts",
+		"TestRootTelemetryTruncatesArgv", "TestRootTelemetryAttributesTheElevatedTree", "TestRootTelemetryCountsDropsAndSparesEscalations",
+		"TestRootVMTelemetryAttributesRealSudo"} {
 		if !strings.Contains(res.Console, "--- PASS: "+name) {
 			t.Fatalf("guest console has no PASS for %s:\n%s", name, res.Console)
 		}

@@ -98,3 +98,26 @@ func TestRootVMWallClockJumpsDoNotMoveGrants(t *testing.T) {
 	wantDenied(t, testUID, gated)
 	jump(24 * time.Hour)
 }
+
+// TestRootVMTelemetryAttributesRealSudo: in lsm mode the LSM hook tags
+// the escalation before the exec is recorded, so sudo's own exec and the
+// command it runs both carry the grant.
+func TestRootVMTelemetryAttributesRealSudo(t *testing.T) {
+	pinDir := setupRoot(t)
+	e := openEnforcer(t, Options{Mode: enforcingMode(t), PinDir: pinDir})
+	defer e.Close()
+	tel := openTelemetry(t, e, TelemetryOptions{})
+	defer tel.Close()
+	if err := e.PutGrant(Grant{ID: "g-vm-tel", UID: guestUID, SessionID: AnySession, ExpiresAt: time.Now().Add(time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	m := marker(t)
+	if out, err := sudoAsGuest("/usr/bin/sudo", "-n", "/usr/bin/true", m).CombinedOutput(); err != nil {
+		t.Fatalf("sudo with a grant: %v, %q", err, out)
+	}
+	for _, ev := range collect(t, tel, 2, hasArg(m)) {
+		if ev.GrantID != "g-vm-tel" || ev.Process.EUID != 0 || (ev.Filename != "/usr/bin/sudo" && ev.Filename != "/usr/bin/true") {
+			t.Errorf("exec %s %q euid %d under %q; want sudo and its command under g-vm-tel", ev.Filename, ev.Argv, ev.Process.EUID, ev.GrantID)
+		}
+	}
+}

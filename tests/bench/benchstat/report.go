@@ -39,9 +39,11 @@ type Method struct {
 	N      int `json:"n"`
 	SuidN  int `json:"setuid_n"`
 	Warmup int `json:"warmup"`
-	// Baseline and Enforcing say what was attached in each phase.
+	// Baseline, Enforcing and Telemetry say what was attached in each
+	// phase.
 	Baseline  string `json:"baseline"`
 	Enforcing string `json:"enforcing"`
+	Telemetry string `json:"telemetry"`
 	Exec      string `json:"exec"`
 }
 
@@ -60,7 +62,11 @@ type HookCost struct {
 	Execs    int     `json:"execs"`
 	Runs     uint64  `json:"runs"`
 	NsPerRun float64 `json:"ns_per_run"`
-	// ShareOfExec is NsPerRun over the workload's baseline median mean
+	// NsPerExec is the programs' run time over the benchmark's execs: one
+	// run per exec for the exec hook, three (fork, exec, exit) for the
+	// telemetry programs.
+	NsPerExec float64 `json:"ns_per_exec"`
+	// ShareOfExec is NsPerExec over the workload's baseline median mean
 	// latency: the overhead the hook alone adds, free of timing noise.
 	ShareOfExec float64 `json:"share_of_exec"`
 }
@@ -87,17 +93,17 @@ func (r *Report) WriteTable(w io.Writer) error {
 	m, me := r.Machine, r.Method
 	fmt.Fprintf(&b, "exec benchmark, %s: kernel %s, %s, %d cores; agent mode in enforcing rounds: %s\n",
 		m.Date, m.KernelRelease, m.CPUModel, m.Cores, m.Mode)
-	fmt.Fprintf(&b, "%d interleaved baseline/enforcing pairs; per round %d execs (setuid workload %d) after %d warm-up execs\n",
+	fmt.Fprintf(&b, "%d interleaved baseline/enforcing/telemetry triples; per round %d execs (setuid workload %d) after %d warm-up execs\n",
 		me.Pairs, me.N, me.SuidN, me.Warmup)
-	fmt.Fprintf(&b, "baseline:  %s\nenforcing: %s\nexec:      %s\n", me.Baseline, me.Enforcing, me.Exec)
+	fmt.Fprintf(&b, "baseline:  %s\nenforcing: %s\ntelemetry: %s\nexec:      %s\n", me.Baseline, me.Enforcing, me.Telemetry, me.Exec)
 	for _, wl := range r.Workloads {
 		fmt.Fprintf(&b, "workload %s: %s\n", wl.Name, wl.Description)
 	}
 	b.WriteString("\nper round (mean = elapsed / n; other load = busy CPU that was neither the benchmark nor the agent)\n")
 	writeRounds(&b, r.Rounds)
-	fmt.Fprintf(&b, "\noverhead, enforcing vs baseline: median over pairs of enforcing mean / baseline mean − 1\n(a pair is disturbed when one of its rounds had other load above %.1f cores)\n", DisturbedLoad)
+	fmt.Fprintf(&b, "\noverhead vs baseline: median over pairs of the phase's mean / the same pair's baseline mean − 1\n(a pair is disturbed when one of its rounds had other load above %.1f cores)\n", DisturbedLoad)
 	writeComparisons(&b, r.Comparisons)
-	b.WriteString("\nhook cost from the kernel's own accounting (kernel.bpf_stats_enabled, one extra enforcing pass)\n")
+	b.WriteString("\nhook cost from the kernel's own accounting (kernel.bpf_stats_enabled, extra enforcing and telemetry passes)\n")
 	writeHookCost(&b, r.HookCost, r.HookCostError)
 	b.WriteString("\ntargets (PRODUCT.md §8; figures, not a pass/fail test)\n")
 	for _, t := range r.Targets {
@@ -116,7 +122,7 @@ func writeRounds(b *strings.Builder, rounds []Round) {
 	fmt.Fprintln(tw, "pair\tphase\tworkload\tn\tmean\tp50\tp99\texecs/s\tagent CPU per exec\tother load\t")
 	for _, r := range rounds {
 		cpu := "-"
-		if r.Phase == Enforcing {
+		if r.Phase != Baseline {
 			cpu = micros(r.AgentCPUPerExec())
 		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t%s\t%s\t%.0f\t%s\t%.2f cores\t\n",
@@ -127,9 +133,9 @@ func writeRounds(b *strings.Builder, rounds []Round) {
 
 func writeComparisons(b *strings.Builder, cs []Comparison) {
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\tpairs\toverhead (median of pairs)\tper-pair min … max\tbaseline median\tenforcing median\tratio of medians\tp50 ratio of medians\tagent CPU per exec\tdisturbed pairs\t")
+	fmt.Fprintln(tw, "workload\tphase\tpairs\toverhead (median of pairs)\tper-pair min … max\tbaseline median\tphase median\tratio of medians\tp50 ratio of medians\tagent CPU per exec\tdisturbed pairs\t")
 	for _, c := range cs {
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s … %s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", c.Workload, c.Pairs,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s … %s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", c.Workload, c.Phase, c.Pairs,
 			pct(c.PairOverhead), pct(c.PairMin), pct(c.PairMax),
 			micros(c.BaselineMedian), micros(c.EnforcingMedian), pct(c.Overhead), pct(c.P50Overhead),
 			micros(c.AgentCPUPerExec), c.Disturbed)
@@ -143,9 +149,9 @@ func writeHookCost(b *strings.Builder, hs []HookCost, reason string) {
 		return
 	}
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\texecs\tprogram runs\tns per run\tshare of an exec\t")
+	fmt.Fprintln(tw, "workload\texecs\tprogram runs\tns per run\tns per exec\tshare of an exec\t")
 	for _, h := range hs {
-		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%s\t\n", h.Workload, h.Execs, h.Runs, h.NsPerRun, pct(h.ShareOfExec))
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.0f\t%s\t\n", h.Workload, h.Execs, h.Runs, h.NsPerRun, h.NsPerExec, pct(h.ShareOfExec))
 	}
 	tw.Flush()
 }

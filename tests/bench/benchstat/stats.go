@@ -17,8 +17,12 @@ type Phase string
 const (
 	// Baseline rounds run with no ZPAM program attached.
 	Baseline Phase = "baseline"
-	// Enforcing rounds run with the agent up in an enforcing mode.
+	// Enforcing rounds run with the agent up in an enforcing mode and its
+	// telemetry switched off: enforcement alone.
 	Enforcing Phase = "enforcing"
+	// Telemetry rounds run the same agent with telemetry on (exec and exit
+	// records, attribution, the audit stream): what a host runs by default.
+	Telemetry Phase = "telemetry"
 )
 
 // Summary describes one round of sequential execs.
@@ -120,7 +124,9 @@ func (r Round) AgentCPUPerExec() time.Duration {
 // rounds of the same run.
 type Comparison struct {
 	Workload string `json:"workload"`
-	Pairs    int    `json:"pairs"`
+	// Phase is what is compared with the baseline: enforcing or telemetry.
+	Phase Phase `json:"phase"`
+	Pairs int   `json:"pairs"`
 	// PairOverhead is the median over pairs of the per-pair ratio
 	// (enforcing mean over the baseline mean of the same pair, − 1), a
 	// fraction (0.01 is 1 %); negative means the enforcing rounds were
@@ -153,13 +159,19 @@ type Comparison struct {
 // disturbed; a quiet host shows about 0.00.
 const DisturbedLoad = 0.1
 
-// Compare pairs a workload's rounds by Pair and compares the phases. Only
-// complete pairs count, so an interrupted run does not bias the result.
+// Compare compares a workload's enforcing rounds with its baseline rounds.
 func Compare(workload string, rounds []Round) (Comparison, error) {
-	base, enf := pairUp(workload, rounds)
-	c := Comparison{Workload: workload, Pairs: len(base)}
+	return CompareTo(workload, Enforcing, rounds)
+}
+
+// CompareTo pairs a workload's rounds by Pair and compares phase with the
+// baseline. Only complete pairs count, so an interrupted run does not bias
+// the result. The Enforcing* fields of the result describe phase.
+func CompareTo(workload string, phase Phase, rounds []Round) (Comparison, error) {
+	base, enf := pairUp(workload, phase, rounds)
+	c := Comparison{Workload: workload, Phase: phase, Pairs: len(base)}
 	if c.Pairs == 0 {
-		return c, fmt.Errorf("compare %s: no complete baseline/enforcing pair", workload)
+		return c, fmt.Errorf("compare %s: no complete baseline/%s pair", workload, phase)
 	}
 	var bm, em, bp, ep, cpu []time.Duration
 	var ratios []float64
@@ -182,8 +194,8 @@ func Compare(workload string, rounds []Round) (Comparison, error) {
 }
 
 // pairUp returns the workload's complete pairs in pair order, baseline and
-// enforcing at the same index.
-func pairUp(workload string, rounds []Round) (base, enf []Round) {
+// phase at the same index.
+func pairUp(workload string, phase Phase, rounds []Round) (base, enf []Round) {
 	byPair := map[int]map[Phase]Round{}
 	for _, r := range rounds {
 		if r.Workload != workload {
@@ -201,7 +213,7 @@ func pairUp(workload string, rounds []Round) (base, enf []Round) {
 	slices.Sort(pairs)
 	for _, p := range pairs {
 		b, okB := byPair[p][Baseline]
-		e, okE := byPair[p][Enforcing]
+		e, okE := byPair[p][phase]
 		if okB && okE {
 			base, enf = append(base, b), append(enf, e)
 		}

@@ -230,3 +230,21 @@ func TestReportRenders(t *testing.T) {
 		t.Errorf("JSON round trip lost figures: %+v", back.Comparisons[0])
 	}
 }
+
+func TestCompareToPairsTelemetryWithItsBaseline(t *testing.T) {
+	rounds := []Round{
+		round(1, Baseline, "a", 100*us, 100*us), round(1, Enforcing, "a", 101*us, 101*us), round(1, Telemetry, "a", 103*us, 103*us),
+		round(2, Baseline, "a", 200*us, 200*us), round(2, Enforcing, "a", 202*us, 202*us), round(2, Telemetry, "a", 204*us, 204*us),
+		round(3, Baseline, "a", 100*us, 100*us), round(3, Enforcing, "a", 100*us, 100*us),
+	}
+	c, err := CompareTo("a", Telemetry, rounds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Phase != Telemetry || c.Pairs != 2 || c.PairMin < 0.0199 || c.PairMax > 0.0301 {
+		t.Fatalf("telemetry comparison %+v; want 2 pairs (pair 3 has no telemetry round), +2 … +3 %%", c)
+	}
+	if e, _ := Compare("a", rounds); e.Phase != Enforcing || e.Pairs != 3 {
+		t.Fatalf("enforcing comparison %+v; want 3 pairs", e)
+	}
+}

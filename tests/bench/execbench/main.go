@@ -1,7 +1,7 @@
 //go:build linux
 
 // Command execbench measures what the agent adds to fork+exec, in
-// interleaved baseline and enforcing rounds, and prints the figures
+// interleaved baseline, enforcing (telemetry off) and telemetry rounds, and prints the figures
 // BENCHMARKS.md quotes. It needs root. It exits 0 whenever it measured,
 // whatever the figures: timings are reported, never judged.
 package main
@@ -25,7 +25,7 @@ func run() int {
 	cfg := harness.Config{Progress: os.Stderr}
 	var asJSON bool
 	flag.StringVar(&cfg.BinDir, "bin", "bin", "directory with pam-agent, pamctl and pam-controlplane (make build)")
-	flag.IntVar(&cfg.Pairs, "pairs", 5, "baseline/enforcing round pairs (5 or more)")
+	flag.IntVar(&cfg.Pairs, "pairs", 5, "interleaved baseline/enforcing/telemetry round triples (5 or more)")
 	flag.IntVar(&cfg.N, "n", 5000, "timed execs per round of "+harness.TrueAsRoot+" (5000 or more)")
 	flag.IntVar(&cfg.SuidN, "setuid-n", 500, "timed execs per round of "+harness.SetuidGranted)
 	flag.IntVar(&cfg.Warmup, "warmup", 50, "untimed execs before every round")

@@ -17,10 +17,16 @@ type progStats struct {
 	RunCnt    uint64 `json:"run_cnt"`
 }
 
-// hookProgID finds the program behind the pinned exec link; link_exec_tp
-// is the name the kernel package pins the signal mode link under.
-func hookProgID(pinDir string) (uint32, error) {
-	pin := filepath.Join(pinDir, "link_exec_tp")
+// Link pins of the kernel package: the signal mode exec hook, and the
+// telemetry programs.
+var (
+	enforceLinks   = []string{"link_exec_tp"}
+	telemetryLinks = []string{"link_tele_exec", "link_tele_fork", "link_tele_exit"}
+)
+
+// hookProgID finds the program behind a pinned link.
+func hookProgID(pinDir, link string) (uint32, error) {
+	pin := filepath.Join(pinDir, link)
 	out, err := command(nil, "bpftool", "--json", "link", "show", "pinned", pin)
 	if err != nil {
 		return 0, err
@@ -32,6 +38,32 @@ func hookProgID(pinDir string) (uint32, error) {
 		return 0, fmt.Errorf("read program id of %s from bpftool %q: %v", pin, out, err)
 	}
 	return l.ProgID, nil
+}
+
+// readStats sums the stats of several programs.
+func readStats(ids []uint32) (progStats, error) {
+	var sum progStats
+	for _, id := range ids {
+		s, err := readProgStats(id)
+		if err != nil {
+			return sum, err
+		}
+		sum.RunTimeNs += s.RunTimeNs
+		sum.RunCnt += s.RunCnt
+	}
+	return sum, nil
+}
+
+func progIDs(pinDir string, links []string) ([]uint32, error) {
+	var ids []uint32
+	for _, l := range links {
+		id, err := hookProgID(pinDir, l)
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, nil
 }
 
 func readProgStats(id uint32) (progStats, error) {
@@ -66,11 +98,24 @@ func (r *runner) hookCost(ctx context.Context) {
 }
 
 func (r *runner) measureHookCost(ctx context.Context) ([]benchstat.HookCost, error) {
-	if err := r.startEnforcing(ctx); err != nil {
+	out, err := r.enforcementHookCost(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tel, err := r.telemetryHookCost(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return append(out, tel...), nil
+}
+
+// enforcementHookCost is the exec hook alone, the agent's telemetry off.
+func (r *runner) enforcementHookCost(ctx context.Context) ([]benchstat.HookCost, error) {
+	if err := r.startEnforcing(ctx, false); err != nil {
 		return nil, err
 	}
 	defer r.stopEnforcing()
-	id, err := hookProgID(r.cfg.PinDir)
+	ids, err := progIDs(r.cfg.PinDir, enforceLinks)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +126,7 @@ func (r *runner) measureHookCost(ctx context.Context) ([]benchstat.HookCost, err
 	defer restore()
 	var out []benchstat.HookCost
 	for _, name := range []string{TrueAsRoot, SetuidGranted} {
-		h, err := r.hookCostOf(ctx, id, name, name)
+		h, err := r.hookCostOf(ctx, ids, name, name)
 		if err != nil {
 			return nil, err
 		}
@@ -94,28 +139,58 @@ func (r *runner) measureHookCost(ctx context.Context) ([]benchstat.HookCost, err
 		return nil, fmt.Errorf("pause agent: %w", err)
 	}
 	defer r.agent.cmd.Process.Signal(syscall.SIGCONT)
-	h, err := r.hookCostOf(ctx, id, SetuidGranted, SetuidGranted+PausedSuffix)
+	h, err := r.hookCostOf(ctx, ids, SetuidGranted, SetuidGranted+PausedSuffix)
 	if err != nil {
 		return nil, err
 	}
 	return append(out, h), nil
 }
 
+// telemetryHookCost is the three telemetry programs (fork, exec, exit)
+// together, per exec of each workload, the agent's telemetry on.
+func (r *runner) telemetryHookCost(ctx context.Context) ([]benchstat.HookCost, error) {
+	if err := r.startEnforcing(ctx, true); err != nil {
+		return nil, err
+	}
+	defer r.stopEnforcing()
+	ids, err := progIDs(r.cfg.PinDir, telemetryLinks)
+	if err != nil {
+		return nil, err
+	}
+	restore, err := enableBPFStats()
+	if err != nil {
+		return nil, err
+	}
+	defer restore()
+	var out []benchstat.HookCost
+	for _, name := range []string{TrueAsRoot, SetuidGranted} {
+		h, err := r.hookCostOf(ctx, ids, name, name+TelemetrySuffix)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+// TelemetrySuffix marks the hook cost rows of the telemetry programs.
+const TelemetrySuffix = " (telemetry programs)"
+
 // PausedSuffix marks the hook cost row measured with the agent paused
 // (SIGSTOP).
 const PausedSuffix = " (agent paused)"
 
-// hookCostOf runs HookN execs of workload and reads the program's run
+// hookCostOf runs HookN execs of workload and reads the programs' run
 // time and count around them.
-func (r *runner) hookCostOf(ctx context.Context, id uint32, workload, label string) (benchstat.HookCost, error) {
-	before, err := readProgStats(id)
+func (r *runner) hookCostOf(ctx context.Context, ids []uint32, workload, label string) (benchstat.HookCost, error) {
+	before, err := readStats(ids)
 	if err != nil {
 		return benchstat.HookCost{}, err
 	}
 	if _, err := r.specs[workload].run(ctx, r.cfg.HookN); err != nil {
 		return benchstat.HookCost{}, fmt.Errorf("hook cost pass %s: %w", label, err)
 	}
-	after, err := readProgStats(id)
+	after, err := readStats(ids)
 	if err != nil {
 		return benchstat.HookCost{}, err
 	}
@@ -124,8 +199,10 @@ func (r *runner) hookCostOf(ctx context.Context, id uint32, workload, label stri
 
 func hookCostOf(name string, execs int, before, after progStats) benchstat.HookCost {
 	h := benchstat.HookCost{Workload: name, Execs: execs, Runs: after.RunCnt - before.RunCnt}
+	ns := float64(after.RunTimeNs - before.RunTimeNs)
 	if h.Runs > 0 {
-		h.NsPerRun = float64(after.RunTimeNs-before.RunTimeNs) / float64(h.Runs)
+		h.NsPerRun = ns / float64(h.Runs)
 	}
+	h.NsPerExec = ns / float64(execs)
 	return h
 }

@@ -151,21 +151,24 @@ func (r *runner) cleanup() error {
 }
 
 // rounds runs the pairs: baseline with nothing attached, then enforcing
-// with a freshly started agent, which is stopped and uninstalled again
-// before the next baseline.
+// (the agent with telemetry off), then telemetry (the same agent with it
+// on), each with a freshly started agent that is stopped and uninstalled
+// again before the next phase.
 func (r *runner) rounds(ctx context.Context) error {
 	for pair := 1; pair <= r.cfg.Pairs; pair++ {
 		if err := r.phase(ctx, pair, benchstat.Baseline); err != nil {
 			return err
 		}
-		if err := r.startEnforcing(ctx); err != nil {
-			return err
-		}
-		if err := r.phase(ctx, pair, benchstat.Enforcing); err != nil {
-			return err
-		}
-		if err := r.stopEnforcing(); err != nil {
-			return err
+		for _, ph := range []benchstat.Phase{benchstat.Enforcing, benchstat.Telemetry} {
+			if err := r.startEnforcing(ctx, ph == benchstat.Telemetry); err != nil {
+				return err
+			}
+			if err := r.phase(ctx, pair, ph); err != nil {
+				return err
+			}
+			if err := r.stopEnforcing(); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -225,13 +228,13 @@ func (r *runner) sample() (cpuSample, error) {
 
 func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }
 
-// startEnforcing starts the agent and waits until the bench user's grant
-// is enforced. The first time, it also proves that the setuid binary is an
+// startEnforcing starts the agent, with or without telemetry, and waits
+// until the bench user's grant is enforced. The first time, it also proves that the setuid binary is an
 // escalation the agent denies, so the enforcing rounds measure the path
 // they claim to.
-func (r *runner) startEnforcing(ctx context.Context) error {
+func (r *runner) startEnforcing(ctx context.Context, telemetry bool) error {
 	var err error
-	if r.agent, err = r.env.startAgent(ctx); err != nil {
+	if r.agent, err = r.env.startAgent(ctx, telemetry); err != nil {
 		return err
 	}
 	mode, err := r.env.mode()

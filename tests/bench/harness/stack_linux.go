@@ -191,13 +191,14 @@ type agentEnv struct {
 
 func (e agentEnv) socket() string { return filepath.Join(e.workDir, "agent.sock") }
 
-// startAgent starts pam-agent in signal mode and waits for its socket.
-// The first start enrolls with the join token; later ones reuse the
-// identity in the state directory.
-func (e agentEnv) startAgent(ctx context.Context) (*daemonProc, error) {
+// startAgent starts pam-agent in signal mode, with telemetry on or off,
+// and waits for its socket. The first start enrolls with the join token;
+// later ones reuse the identity in the state directory.
+func (e agentEnv) startAgent(ctx context.Context, telemetry bool) (*daemonProc, error) {
 	_ = os.Remove(e.socket())
 	config := filepath.Join(e.workDir, "agent.yaml")
-	if err := os.WriteFile(config, []byte("# exec benchmark: everything comes from flags\n"), 0o600); err != nil {
+	body := fmt.Sprintf("# exec benchmark: everything else comes from flags\ntelemetry: {enabled: %v}\n", telemetry)
+	if err := os.WriteFile(config, []byte(body), 0o600); err != nil {
 		return nil, fmt.Errorf("write agent config: %w", err)
 	}
 	proc, err := startDaemon(e.workDir, "agent", filepath.Join(e.binDir, "pam-agent"), "run",
