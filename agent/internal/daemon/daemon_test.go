@@ -41,7 +41,8 @@ type fakeEnforcer struct {
 	closed bool
 }
 
-func (f *fakeEnforcer) OpenTelemetry(context.Context, kernel.TelemetryOptions) (daemon.Telemetry, error) {
+func (f *fakeEnforcer) OpenTelemetry(_ context.Context, _ kernel.TelemetryOptions, handle func(kernel.ProcessEvent)) (daemon.Telemetry, error) {
+	f.tel.handle = handle
 	return f.tel, nil
 }
 func (f *fakeEnforcer) RemoveTelemetry() error         { f.removed = true; return nil }

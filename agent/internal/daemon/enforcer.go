@@ -22,8 +22,9 @@ type Enforcer interface {
 	RefreshAllowlist() (int, error)
 	// Drops counts events lost in the kernel or before the agent read them.
 	Drops() uint64
-	// OpenTelemetry attaches process telemetry after the enforcement hook.
-	OpenTelemetry(context.Context, kernel.TelemetryOptions) (Telemetry, error)
+	// OpenTelemetry attaches process telemetry after the enforcement hook
+	// and hands each record to handle, on the reader's goroutine.
+	OpenTelemetry(ctx context.Context, opts kernel.TelemetryOptions, handle func(kernel.ProcessEvent)) (Telemetry, error)
 	// RemoveTelemetry detaches telemetry an earlier run left pinned.
 	RemoveTelemetry() error
 	// Close stops reading and leaves the pins: enforcement outlives us.
@@ -32,13 +33,12 @@ type Enforcer interface {
 
 // Telemetry is the kernel's process telemetry as the daemon uses it.
 type Telemetry interface {
-	// Events is closed after Close.
-	Events() <-chan kernel.ProcessEvent
 	// Drops counts records lost (ring buffer full, undecodable).
 	Drops() uint64
 	// GrantOf is the grant a live process is attributed to, or "".
 	GrantOf(pid uint32) string
 	telemetry.Tagger
+	// Close stops the reader; handle is not called after it returns.
 	Close() error
 }
 
@@ -48,8 +48,8 @@ type kernelEnforcer struct {
 	pinDir string
 }
 
-func (k kernelEnforcer) OpenTelemetry(ctx context.Context, opts kernel.TelemetryOptions) (Telemetry, error) {
-	t, err := k.Enforcer.OpenTelemetry(ctx, opts)
+func (k kernelEnforcer) OpenTelemetry(ctx context.Context, opts kernel.TelemetryOptions, handle func(kernel.ProcessEvent)) (Telemetry, error) {
+	t, err := k.Enforcer.OpenTelemetry(ctx, opts, handle)
 	if err != nil {
 		return nil, err
 	}

@@ -20,11 +20,8 @@ func (d *Daemon) startLoops(ctx context.Context) {
 	})
 	d.goLoop(func() { d.bg.Run(ctx, d.o.BreakGlassRefresh, d.o.BreakGlassRetry) })
 	d.goLoop(func() { d.uploader.Run(ctx) })
-	if d.tel != nil {
-		d.goLoop(func() { d.consumeProcesses(ctx) })
-	}
 	if d.audit != nil {
-		d.goLoop(func() { d.consumeAudit(ctx) })
+		d.goLoop(d.consumeAudit)
 	}
 	d.goLoop(func() { every(ctx, d.o.LossInterval, d.reportLoss) })
 	if interval, err := sd.SdWatchdogEnabled(false); err == nil && interval > 0 {

@@ -22,7 +22,7 @@ func (metricsEnforcer) RefreshAllowlist() (int, error) { return 0, nil }
 func (metricsEnforcer) Drops() uint64                  { return 7 }
 func (metricsEnforcer) Close() error                   { return nil }
 func (metricsEnforcer) RemoveTelemetry() error         { return nil }
-func (metricsEnforcer) OpenTelemetry(context.Context, kernel.TelemetryOptions) (Telemetry, error) {
+func (metricsEnforcer) OpenTelemetry(context.Context, kernel.TelemetryOptions, func(kernel.ProcessEvent)) (Telemetry, error) {
 	return nil, nil
 }
 

@@ -7,6 +7,7 @@ import (
 
 	"github.com/zpam/zpam/agent/internal/audit"
 	"github.com/zpam/zpam/agent/internal/grant"
+	"github.com/zpam/zpam/agent/internal/kernel"
 	"github.com/zpam/zpam/agent/internal/telemetry"
 	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
 )
@@ -56,14 +57,15 @@ func (d *Daemon) startTelemetry(ctx context.Context) error {
 		}
 		return nil
 	}
-	t, err := d.enforcer.OpenTelemetry(ctx, c.TelemetryOptions())
+	// The reader runs until Close, not until the startup context ends.
+	t, err := d.enforcer.OpenTelemetry(context.WithoutCancel(ctx), c.TelemetryOptions(), d.handleProcess)
 	if err != nil {
 		return fmt.Errorf("attach kernel telemetry: %w", err)
 	}
 	d.tel = t
 	d.seed(ctx)
 	if c.Telemetry.AuditOn() {
-		d.openAudit(ctx)
+		d.openAudit(context.WithoutCancel(ctx))
 	}
 	d.log.Info("telemetry attached", "argv_max_bytes", c.Telemetry.ArgvMaxBytes, "audit", d.auditMode())
 	return nil
@@ -103,40 +105,23 @@ func (d *Daemon) auditMode() string {
 	return "off"
 }
 
-// consumeProcesses turns the kernel's exec and exit records into events.
-func (d *Daemon) consumeProcesses(ctx context.Context) {
-	evs := d.tel.Events()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev, ok := <-evs:
-			if !ok {
-				return
-			}
-			d.publish(d.builder.Process(ev))
-		}
-	}
+// handleProcess turns an exec or exit record into an event, on the
+// kernel reader's goroutine: the record is in the spool when the reader
+// takes the next one.
+func (d *Daemon) handleProcess(ev kernel.ProcessEvent) {
+	d.publish(d.builder.Process(ev))
 }
 
 // consumeAudit turns sudo/PAM records into login events, attributed by
-// the kernel's tag of the process that wrote them.
-func (d *Daemon) consumeAudit(ctx context.Context) {
-	recs := d.audit.Records()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case r, ok := <-recs:
-			if !ok {
-				return
-			}
-			var grantID string
-			if d.tel != nil {
-				grantID = d.tel.GrantOf(r.Login.GetProcess().GetPid())
-			}
-			d.publish(d.builder.Login(r.Time, r.Login, grantID))
+// the kernel's tag of the process that wrote them. It drains the stream
+// until Close closes it, so no record read from the socket is dropped.
+func (d *Daemon) consumeAudit() {
+	for r := range d.audit.Records() {
+		var grantID string
+		if d.tel != nil {
+			grantID = d.tel.GrantOf(r.Login.GetProcess().GetPid())
 		}
+		d.publish(d.builder.Login(r.Time, r.Login, grantID))
 	}
 }
 
@@ -181,15 +166,17 @@ func (d *Daemon) announceStop() {
 	d.publish(d.agentEvent("stopped", "kernel enforcement stays pinned"))
 }
 
-// closeTelemetry closes the audit stream (restoring the audit settings)
-// and the kernel telemetry, whose pins stay.
+// closeTelemetry stops the kernel telemetry reader, whose pins stay (what
+// it has not read stays in the ring for the next agent), and closes the
+// audit stream, restoring the audit settings; its consumer drains what
+// was read before it ends.
 func (d *Daemon) closeTelemetry() []error {
 	var errs []error
-	if d.audit != nil {
-		errs = append(errs, d.audit.Close())
-	}
 	if d.tel != nil {
 		errs = append(errs, d.tel.Close())
+	}
+	if d.audit != nil {
+		errs = append(errs, d.audit.Close())
 	}
 	return errs
 }

@@ -49,8 +49,9 @@ func realUser(t *testing.T, name string) *user.User {
 // telemetry acceptance: a real grant streamed to a real agent (the kernel
 // in signal mode, the real audit stream), then `sudo -i` and three
 // commands in a login session of a real user: exactly those commands
-// reach the sink, with argv, attributed to the grant, its request and its
-// approvers, and sudo's own USER_CMD record is attributed too.
+// arrive, with argv, attributed to the grant, its request and its
+// approvers, through the spool to the (test) control plane; sudo's own
+// USER_CMD record is attributed too.
 func TestRootElevatedSudoSessionIsAttributed(t *testing.T) {
 	roottest.Require(t)
 	roottest.Lock(t)
@@ -68,8 +69,7 @@ func TestRootElevatedSudoSessionIsAttributed(t *testing.T) {
 	if err := cfg.CheckAndSetDefaults(); err != nil {
 		t.Fatal(err)
 	}
-	sink := &recordingSink{}
-	d := daemon.New(daemon.Options{Config: cfg, Version: "test", Log: discard, Sink: sink, Notify: func(string) {},
+	d := daemon.New(daemon.Options{Config: cfg, Version: "test", Log: discard, Notify: func(string) {},
 		AuditStatePath: filepath.Join(t.TempDir(), "audit-state.json")})
 	if err := d.Start(context.Background()); err != nil {
 		t.Fatalf("Start: %v", err)
@@ -78,7 +78,7 @@ func TestRootElevatedSudoSessionIsAttributed(t *testing.T) {
 	cp.Upsert(&commonv1.Grant{Id: "g-acc", RequestId: "r-acc", Approvers: []string{"carol", "dave"}, User: u.Username, Uid: uint32(uid),
 		Scope: commonv1.GrantScope_GRANT_SCOPE_USER, ExpiresAt: timestamppb.New(time.Now().Add(5 * time.Minute))})
 	eventually(t, "the grant applied", func() bool {
-		return len(sink.find(func(ev *commonv1.Event) bool { return ev.GetGrant().GetAction() == "applied" })) == 1
+		return len(uploadedFrom(cp, func(ev *commonv1.Event) bool { return ev.GetGrant().GetAction() == "applied" })) == 1
 	})
 
 	m := make([]string, 3)
@@ -111,11 +111,11 @@ func TestRootElevatedSudoSessionIsAttributed(t *testing.T) {
 	}
 	var execs []*commonv1.Event
 	eventually(t, "the three commands", func() bool {
-		execs = sink.find(func(ev *commonv1.Event) bool { _, ok := ours(ev); return ok })
+		execs = uploadedFrom(cp, func(ev *commonv1.Event) bool { _, ok := ours(ev); return ok })
 		return len(execs) >= 3
 	})
 	time.Sleep(500 * time.Millisecond) // a fourth would have arrived by now
-	if execs = sink.find(func(ev *commonv1.Event) bool { _, ok := ours(ev); return ok }); len(execs) != 3 {
+	if execs = uploadedFrom(cp, func(ev *commonv1.Event) bool { _, ok := ours(ev); return ok }); len(execs) != 3 {
 		t.Fatalf("%d exec events of the three commands; want exactly 3: %v", len(execs), execs)
 	}
 	for _, ev := range execs {
@@ -128,13 +128,13 @@ func TestRootElevatedSudoSessionIsAttributed(t *testing.T) {
 		}
 	}
 	eventually(t, "sudo's USER_CMD attributed to the grant", func() bool {
-		return len(sink.find(func(ev *commonv1.Event) bool {
+		return len(uploadedFrom(cp, func(ev *commonv1.Event) bool {
 			l := ev.GetLogin()
 			return l.GetRecordType() == "USER_CMD" && ev.GetGrantId() == "g-acc" && ev.GetUser() == u.Username && strings.HasPrefix(l.GetExe(), "/usr/bin/sudo")
 		})) >= 1
 	})
 	eventually(t, "the allowed escalation", func() bool {
-		return len(sink.find(func(ev *commonv1.Event) bool {
+		return len(uploadedFrom(cp, func(ev *commonv1.Event) bool {
 			return ev.GetEscalation().GetAllowed() && ev.GetGrantId() == "g-acc" && ev.GetEscalation().GetFilename() == "/usr/bin/sudo"
 		})) == 1
 	})

@@ -12,14 +12,19 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/zpam/zpam/agent/internal/audit"
+	"github.com/zpam/zpam/agent/internal/cpclient/cptest"
 	"github.com/zpam/zpam/agent/internal/kernel"
 	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
 )
 
 // uploaded returns the events the control plane received that match.
 func uploaded(f *fixture, match func(*commonv1.Event) bool) []*commonv1.Event {
+	return uploadedFrom(f.cp, match)
+}
+
+func uploadedFrom(cp *cptest.Server, match func(*commonv1.Event) bool) []*commonv1.Event {
 	var out []*commonv1.Event
-	for _, ev := range f.cp.Uploaded() {
+	for _, ev := range cp.Uploaded() {
 		if match(ev) {
 			out = append(out, ev)
 		}
@@ -32,17 +37,14 @@ func agentAction(action string) func(*commonv1.Event) bool {
 }
 
 type fakeTelemetry struct {
-	events chan kernel.ProcessEvent
+	handle func(kernel.ProcessEvent)
 	drops  atomic.Uint64
 	grants sync.Map // pid → grant id
 }
 
-func newFakeTelemetry() *fakeTelemetry {
-	return &fakeTelemetry{events: make(chan kernel.ProcessEvent, 8)}
-}
+func newFakeTelemetry() *fakeTelemetry { return &fakeTelemetry{} }
 
-func (f *fakeTelemetry) Events() <-chan kernel.ProcessEvent { return f.events }
-func (f *fakeTelemetry) Drops() uint64                      { return f.drops.Load() }
+func (f *fakeTelemetry) Drops() uint64 { return f.drops.Load() }
 func (f *fakeTelemetry) GrantOf(pid uint32) string {
 	if g, ok := f.grants.Load(pid); ok {
 		return g.(string)
@@ -63,7 +65,12 @@ func newFakeAudit() *fakeAudit                    { return &fakeAudit{records: m
 func (f *fakeAudit) Records() <-chan audit.Record { return f.records }
 func (f *fakeAudit) Lost() uint64                 { return 0 }
 func (f *fakeAudit) Mode() audit.Mode             { return audit.ModeMulticast }
-func (f *fakeAudit) Close() error                 { f.closed.Store(true); return nil }
+func (f *fakeAudit) Close() error {
+	if !f.closed.Swap(true) {
+		close(f.records)
+	}
+	return nil
+}
 
 func TestTelemetryEventsAreAttributedAndPublished(t *testing.T) {
 	f := newFixture(t)
@@ -82,8 +89,8 @@ func TestTelemetryEventsAreAttributedAndPublished(t *testing.T) {
 	})
 
 	// An exec under the grant, an escalation, and sudo's audit record.
-	f.enforcer.tel.events <- kernel.ProcessEvent{Kind: kernel.ProcExec, Time: time.Now(), GrantID: "g-1",
-		Process: kernel.Process{PID: 77, LoginUID: me}, Filename: "/usr/bin/id", Argv: []string{"id", "-u"}}
+	f.enforcer.tel.handle(kernel.ProcessEvent{Kind: kernel.ProcExec, Time: time.Now(), GrantID: "g-1",
+		Process: kernel.Process{PID: 77, LoginUID: me}, Filename: "/usr/bin/id", Argv: []string{"id", "-u"}})
 	f.enforcer.events <- kernel.Event{Kind: kernel.EventEscalationAllowed, Time: time.Now(), UID: me, PID: 76, GrantID: "g-1", Via: "exec", Filename: "/usr/bin/sudo"}
 	f.enforcer.tel.grants.Store(uint32(76), "g-1")
 	f.audit.records <- audit.Record{Time: time.Now(), Login: &commonv1.LoginEvent{RecordType: "USER_CMD", Command: "id -u", Process: &commonv1.Process{Pid: 76, Uid: me}}}

@@ -13,12 +13,6 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 )
 
-// Events delivers exec and exit records in the order the ring holds them;
-// it is closed after Close. When nobody reads, the reader waits rather
-// than drops: the kernel ring buffers meanwhile, and counts what it cannot
-// hold.
-func (t *Telemetry) Events() <-chan ProcessEvent { return t.events }
-
 func (t *Telemetry) startReader(ctx context.Context) error {
 	rd, err := ringbuf.NewReader(t.maps.ZpamTelemetry)
 	if err != nil {
@@ -32,9 +26,8 @@ func (t *Telemetry) startReader(ctx context.Context) error {
 
 func (t *Telemetry) readLoop(ctx context.Context) {
 	defer t.wg.Done()
-	defer close(t.events)
 	var rec ringbuf.Record
-	for {
+	for ctx.Err() == nil {
 		t.reader.SetDeadline(time.Now().Add(drainInterval))
 		err := t.reader.ReadInto(&rec)
 		if errors.Is(err, ringbuf.ErrClosed) {
@@ -53,11 +46,7 @@ func (t *Telemetry) readLoop(ctx context.Context) {
 			t.e.log.Warn("decode telemetry record", "err", err)
 			continue
 		}
-		select {
-		case t.events <- ev:
-		case <-ctx.Done():
-			return
-		}
+		t.handle(ev)
 	}
 }
 

@@ -31,15 +31,15 @@ var telemetryMapPins = []string{telemetryMapZpamTelemetry, telemetryMapZpamTeleC
 // enforcement hook it is pinned, so execs are still recorded (and drops
 // counted) while the agent restarts.
 //
-// Concurrency: Events is read by one consumer; the other methods are safe
-// from any goroutine. Close must be called once, after which Events is
-// closed.
+// Concurrency: the handler runs on the reader's goroutine, one record at a
+// time; the other methods are safe from any goroutine. Close must be
+// called once; the handler is not called after it returns.
 type Telemetry struct {
 	e      *Enforcer
 	maps   telemetryMaps
 	links  []link.Link
 	reader *ringbuf.Reader
-	events chan ProcessEvent
+	handle func(ProcessEvent)
 	// decodeErrs counts records the agent could not read.
 	decodeErrs atomic.Uint64
 	wg         sync.WaitGroup
@@ -47,8 +47,11 @@ type Telemetry struct {
 
 // OpenTelemetry loads and attaches the telemetry programs over the
 // enforcer's grant and attribution maps, re-adopting pins of an earlier
-// agent, and starts reading records.
-func (e *Enforcer) OpenTelemetry(ctx context.Context, opts TelemetryOptions) (*Telemetry, error) {
+// agent, and starts handing records to handle, in ring order. A record
+// leaves the ring as handle gets it, so a handler that stores it before
+// returning loses at most the one record it holds if the agent is killed;
+// a slow handler makes the ring buffer, not the agent, hold the backlog.
+func (e *Enforcer) OpenTelemetry(ctx context.Context, opts TelemetryOptions, handle func(ProcessEvent)) (*Telemetry, error) {
 	if err := opts.CheckAndSetDefaults(); err != nil {
 		return nil, err
 	}
@@ -57,7 +60,7 @@ func (e *Enforcer) OpenTelemetry(ctx context.Context, opts TelemetryOptions) (*T
 		return nil, err
 	}
 	spec.Maps[telemetryMapZpamTelemetry].MaxEntries = uint32(opts.RingSize)
-	t := &Telemetry{e: e, events: make(chan ProcessEvent, 4096)}
+	t := &Telemetry{e: e, handle: handle}
 	if err := t.loadMaps(spec); err != nil {
 		return nil, err
 	}

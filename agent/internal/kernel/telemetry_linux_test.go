@@ -18,13 +18,31 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func openTelemetry(t *testing.T, e *Enforcer, opts TelemetryOptions) *Telemetry {
+// testTelemetry is open telemetry whose records a test reads from a
+// channel.
+type testTelemetry struct {
+	*Telemetry
+	events chan ProcessEvent
+}
+
+// Events are the records handed over so far; a test that stops reading
+// makes the handler drop, never block.
+func (tt *testTelemetry) Events() <-chan ProcessEvent { return tt.events }
+
+func openTelemetry(t *testing.T, e *Enforcer, opts TelemetryOptions) *testTelemetry {
 	t.Helper()
-	tel, err := e.OpenTelemetry(context.Background(), opts)
+	tt := &testTelemetry{events: make(chan ProcessEvent, 1<<16)}
+	tel, err := e.OpenTelemetry(context.Background(), opts, func(ev ProcessEvent) {
+		select {
+		case tt.events <- ev:
+		default:
+		}
+	})
 	if err != nil {
 		t.Fatalf("open telemetry: %v", err)
 	}
-	return tel
+	tt.Telemetry = tel
+	return tt
 }
 
 // marker is an argument no other process on the host passes.
@@ -36,16 +54,13 @@ func marker(t *testing.T) string {
 }
 
 // collect reads records until want has matched n of them or 10 s pass.
-func collect(t *testing.T, tel *Telemetry, n int, want func(ProcessEvent) bool) []ProcessEvent {
+func collect(t *testing.T, tel *testTelemetry, n int, want func(ProcessEvent) bool) []ProcessEvent {
 	t.Helper()
 	var got []ProcessEvent
 	deadline := time.After(10 * time.Second)
 	for len(got) < n {
 		select {
-		case ev, ok := <-tel.Events():
-			if !ok {
-				t.Fatal("telemetry events closed")
-			}
+		case ev := <-tel.Events():
 			if want(ev) {
 				got = append(got, ev)
 			}
@@ -58,7 +73,7 @@ func collect(t *testing.T, tel *Telemetry, n int, want func(ProcessEvent) bool) 
 
 // quiet asserts no further record matches want within a drain interval
 // and then some: exactly n arrived, not more.
-func quiet(t *testing.T, tel *Telemetry, want func(ProcessEvent) bool) {
+func quiet(t *testing.T, tel *testTelemetry, want func(ProcessEvent) bool) {
 	t.Helper()
 	deadline := time.After(3 * drainInterval)
 	for {
