@@ -24,7 +24,10 @@ type agentMetrics struct {
 	escalations *prometheus.CounterVec
 	certExpires prometheus.Gauge
 	events      *prometheus.CounterVec
-	srv         *http.Server
+	// byKind are events' children, made once: a label lookup per event
+	// would cost more than building the event.
+	byKind map[commonv1.EventKind]prometheus.Counter
+	srv    *http.Server
 }
 
 func newAgentMetrics() *agentMetrics {
@@ -48,6 +51,12 @@ func newAgentMetrics() *agentMetrics {
 		Name: "zpam_agent_telemetry_events_total",
 		Help: "Telemetry events produced, by kind (exec, exit, escalation, login, grant, agent).",
 	}, []string{"kind"})
+	m.byKind = map[commonv1.EventKind]prometheus.Counter{}
+	for v := range commonv1.EventKind_name {
+		if k := commonv1.EventKind(v); k != commonv1.EventKind_EVENT_KIND_UNSPECIFIED {
+			m.byKind[k] = m.events.WithLabelValues(strings.ToLower(strings.TrimPrefix(k.String(), "EVENT_KIND_")))
+		}
+	}
 	m.reg.MustRegister(m.mode, m.escalations, m.certExpires, m.events)
 	return m
 }
@@ -111,8 +120,9 @@ func (m *agentMetrics) watchTelemetry(t Telemetry, a AuditStream) {
 
 // published counts one telemetry event by its kind's short name.
 func (m *agentMetrics) published(ev *commonv1.Event) {
-	kind := strings.ToLower(strings.TrimPrefix(ev.GetKind().String(), "EVENT_KIND_"))
-	m.events.WithLabelValues(kind).Inc()
+	if c, ok := m.byKind[ev.GetKind()]; ok {
+		c.Inc()
+	}
 }
 
 func (m *agentMetrics) escalation(ev kernel.Event) {

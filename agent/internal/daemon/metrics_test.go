@@ -9,6 +9,7 @@ import (
 
 	"github.com/zpam/zpam/agent/internal/grant/granttest"
 	"github.com/zpam/zpam/agent/internal/kernel"
+	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
 )
 
 type metricsEnforcer struct {
@@ -50,5 +51,18 @@ zpam_agent_kernel_events_dropped_total{ring="escalation"} 7
 	if err := testutil.GatherAndCompare(m.reg, strings.NewReader(want),
 		"zpam_agent_enforcement_mode", "zpam_agent_escalations_total", "zpam_agent_kernel_events_dropped_total"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestMetricsCountEventsByKind(t *testing.T) {
+	m := newAgentMetrics()
+	m.published(&commonv1.Event{Kind: commonv1.EventKind_EVENT_KIND_EXEC})
+	m.published(&commonv1.Event{Kind: commonv1.EventKind_EVENT_KIND_EXEC})
+	m.published(&commonv1.Event{Kind: commonv1.EventKind_EVENT_KIND_LOGIN})
+	if n := testutil.ToFloat64(m.events.WithLabelValues("exec")); n != 2 {
+		t.Fatalf("exec events counted %v, want 2", n)
+	}
+	if n := testutil.ToFloat64(m.events.WithLabelValues("login")); n != 1 {
+		t.Fatalf("login events counted %v, want 1", n)
 	}
 }

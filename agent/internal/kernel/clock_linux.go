@@ -31,3 +31,20 @@ func deadlineFor(expiresAt time.Time) uint64 {
 func wallFromBoot(bootNs uint64) time.Time {
 	return time.Now().Add(time.Duration(bootNs) - bootNow())
 }
+
+// bootClock maps boot-clock instants to wall time like wallFromBoot, but
+// reads the clocks once a second instead of once per call: x/sys reads
+// CLOCK_BOOTTIME with a real syscall, which per exec record would cost
+// more than the rest of its decoding.
+type bootClock struct {
+	offset time.Duration // wall − boot, as last read
+	read   time.Time
+}
+
+func (c *bootClock) wall(bootNs uint64) time.Time {
+	if now := time.Now(); now.Sub(c.read) > time.Second || now.Before(c.read) {
+		c.offset = time.Duration(now.UnixNano()) - bootNow()
+		c.read = now
+	}
+	return time.Unix(0, int64(c.offset)+int64(bootNs))
+}

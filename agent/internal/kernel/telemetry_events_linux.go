@@ -3,7 +3,6 @@ package kernel
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -26,7 +25,10 @@ func (t *Telemetry) startReader(ctx context.Context) error {
 
 func (t *Telemetry) readLoop(ctx context.Context) {
 	defer t.wg.Done()
-	var rec ringbuf.Record
+	var (
+		rec   ringbuf.Record
+		clock bootClock
+	)
 	for ctx.Err() == nil {
 		t.reader.SetDeadline(time.Now().Add(drainInterval))
 		err := t.reader.ReadInto(&rec)
@@ -40,7 +42,7 @@ func (t *Telemetry) readLoop(ctx context.Context) {
 			t.e.log.Warn("read telemetry record", "err", err)
 			continue
 		}
-		ev, err := decodeProcessEvent(rec.RawSample)
+		ev, err := decodeProcessEvent(rec.RawSample, &clock)
 		if err != nil {
 			t.decodeErrs.Add(1)
 			t.e.log.Warn("decode telemetry record", "err", err)
@@ -52,14 +54,18 @@ func (t *Telemetry) readLoop(ctx context.Context) {
 
 var procHeaderSize = int(unsafe.Sizeof(telemetryProcHeader{}))
 
-func decodeProcessEvent(raw []byte) (ProcessEvent, error) {
-	var h telemetryProcHeader
-	if _, err := binary.Decode(raw, binary.LittleEndian, &h); err != nil {
-		return ProcessEvent{}, fmt.Errorf("record header: %w", err)
+// decodeProcessEvent runs for every exec and exit on the host, so the
+// header is copied as the bpf2go struct it is (host layout, and the
+// programs are built for this little-endian host only): reflection-based
+// decoding cost more than the kernel's whole hook.
+func decodeProcessEvent(raw []byte, clock *bootClock) (ProcessEvent, error) {
+	if len(raw) < procHeaderSize {
+		return ProcessEvent{}, fmt.Errorf("record of %d bytes is shorter than its %d-byte header", len(raw), procHeaderSize)
 	}
+	h := *(*telemetryProcHeader)(unsafe.Pointer(&raw[0]))
 	ev := ProcessEvent{
 		Kind: ProcKind(h.Kind),
-		Time: wallFromBoot(h.BootNs),
+		Time: clock.wall(h.BootNs),
 		Process: Process{
 			PID: h.Pid, PPID: h.Ppid, UID: h.Uid, EUID: h.Euid, LoginUID: h.Loginuid, SessionID: h.Session,
 			TTY: cString(h.Tty[:]), Comm: cString(h.Comm[:]), CgroupID: h.CgroupId,

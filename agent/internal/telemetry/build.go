@@ -1,7 +1,7 @@
 package telemetry
 
 import (
-	"regexp"
+	"strings"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
@@ -112,14 +112,18 @@ func (b *Builder) Agent(action string, mode kernel.Mode, dropped map[string]uint
 	return ev
 }
 
-// ptsName matches the kernel's name of a pseudo-terminal, "pts3".
-var ptsName = regexp.MustCompile(`^pts([0-9]+)$`)
+// ttyName spells the kernel's name of a pseudo-terminal ("pts3") as
+// /proc and ps do ("pts/3"); other terminals keep their names.
+func ttyName(kernelName string) string {
+	n, ok := strings.CutPrefix(kernelName, "pts")
+	if !ok || n == "" || strings.Trim(n, "0123456789") != "" {
+		return kernelName
+	}
+	return "pts/" + n
+}
 
 func toProcess(p kernel.Process) *commonv1.Process {
-	tty := p.TTY
-	if m := ptsName.FindStringSubmatch(tty); m != nil {
-		tty = "pts/" + m[1] // as /proc and ps spell it
-	}
+	tty := ttyName(p.TTY)
 	return &commonv1.Process{
 		Pid: p.PID, Ppid: p.PPID, Uid: p.UID, Euid: p.EUID, Loginuid: p.LoginUID, SessionId: p.SessionID,
 		Tty: tty, Comm: p.Comm, CgroupId: p.CgroupID,
