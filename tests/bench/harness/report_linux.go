@@ -15,7 +15,7 @@ func (r *runner) report() (*benchstat.Report, error) {
 		Pairs: r.cfg.Pairs, N: r.cfg.N, SuidN: r.cfg.SuidN, Warmup: r.cfg.Warmup,
 		Baseline:  "no ZPAM program attached (agent stopped, pam-agent uninstall); control plane running",
 		Enforcing: "pam-agent run --mode signal, telemetry off (enforcement alone), started before the phase; pins under " + r.cfg.PinDir + "; one user-scoped grant (the bench user's) in the map",
-		Telemetry: "the same agent with telemetry on (the default): exec/exit records, attribution, the audit stream; events go to the interim log-only sink",
+		Telemetry: "the same agent with telemetry on (the default): exec/exit records, attribution, the audit stream; events are spooled and uploaded to the run's control plane",
 		Exec:      "sequential syscall.ForkExec + wait4, stdio on /dev/null, latency from fork to reaped",
 	}
 	rep.Workloads = []benchstat.Workload{
