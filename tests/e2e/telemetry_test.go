@@ -43,13 +43,15 @@ func TestRootElevatedCommandsReachTheControlPlane(t *testing.T) {
 	ls := newSession(t, s, alice)
 	g := s.elevate(t, ls)
 	marker := fmt.Sprintf("zpam-e2e-%d", time.Now().UnixNano())
-	script := fmt.Sprintf("/bin/echo %[1]s-one\n/usr/bin/printf %%s\\\\n %[1]s-two\n/bin/true %[1]s-three\n", marker)
+	// printf's format has no % or backslash: what each line runs is what
+	// it says, through both shells.
+	script := fmt.Sprintf("/bin/echo %[1]s-one\n/usr/bin/printf %[1]s-two\n/bin/true %[1]s-three\n", marker)
 	if o := ls.run("/bin/sh", "-c", fmt.Sprintf("printf '%s' | sudo -i", script)); !o.ok() || !strings.Contains(o.Output, marker+"-one") || !strings.Contains(o.Output, marker+"-two") {
 		t.Fatalf("sudo -i with three commands: %v", o)
 	}
 	want := map[string]string{
 		marker + "-one":   "/bin/echo " + marker + "-one",
-		marker + "-two":   "/usr/bin/printf %s\\n " + marker + "-two",
+		marker + "-two":   "/usr/bin/printf " + marker + "-two",
 		marker + "-three": "/bin/true " + marker + "-three",
 	}
 	var got map[string]*commonv1.Event
