@@ -15,7 +15,7 @@ PROTOS := $(wildcard proto/zpam/*/v1/*.proto)
 APT_PACKAGES := clang llvm libbpf-dev bpftool protobuf-compiler libprotobuf-dev \
 	sudo passwd util-linux procps curl git make ca-certificates \
 	qemu-system-x86 busybox-static cpio gzip \
-	systemd rpm lintian debootstrap chromium
+	systemd rpm lintian debootstrap chromium postgresql
 
 .PHONY: help deps build generate generate-proto generate-bpf verify-generate lint test test-unit bench packages run clean
 

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/zpam/zpam/tests/pgtest"
 )
 
 func execute(args ...string) (int, string, string) {
@@ -26,7 +28,8 @@ func TestUsageErrorsExit2(t *testing.T) {
 		"bad duration":     {[]string{"token", "create", "--data-dir", dir, "--ttl", "1x"}, `--ttl: "1x" is not a positive duration like 90s, 30m or 1h`},
 		"bad labels":       {[]string{"token", "create", "--data-dir", dir, "--labels", "env"}, `--labels: "env" is not key=value`},
 		"missing name":     {[]string{"user", "add", "--data-dir", dir}, "needs exactly one NAME"},
-		"postgres":         {[]string{"serve", "--data-dir", dir, "--database", "postgres://db/zpam"}, "PostgreSQL support is not built yet"},
+		"postgres no host": {[]string{"serve", "--data-dir", dir, "--database", "postgres:///zpam"}, `--database "postgres:///zpam" is not a PostgreSQL URL`},
+		"password hidden":  {[]string{"token", "create", "--data-dir", dir, "--database", "mysql://u:secret@db/zpam"}, `"mysql://u:xxxxx@db/zpam" is not a database URL`},
 		"bad listen":       {[]string{"serve", "--data-dir", dir, "--listen", "nope"}, `--listen "nope" is not an address`},
 		"missing value":    {[]string{"token", "create", "--ttl"}, "--ttl needs a value"},
 		"stray argument":   {[]string{"init", "extra"}, `does not take "extra"`},
@@ -85,6 +88,43 @@ func TestInitIsIdempotentAndCommandsWork(t *testing.T) {
 	code, out, _ = execute("policy", "test", "--data-dir", dir, "--user", "alice", "--for", "30m")
 	if code != 0 || !strings.Contains(out, "decision: deny") {
 		t.Fatalf("policy test on the default policy: %d %q", code, out)
+	}
+	if code, out, stderr := execute("audit", "verify", "--data-dir", dir); code != 0 || !strings.HasPrefix(out, "audit trail intact: 2 events, head ") {
+		t.Fatalf("audit verify: %d %q %q; want the token and the user chained", code, out, stderr)
+	}
+}
+
+// TestPostgresCommandsAndAuditVerify runs the admin commands against a
+// real PostgreSQL, then tampers with the trail there with raw SQL.
+func TestPostgresCommandsAndAuditVerify(t *testing.T) {
+	srv := pgtest.Start(t)
+	url := srv.NewDatabase(t)
+	dir := filepath.Join(t.TempDir(), "data")
+	if code, _, stderr := execute("init", "--data-dir", dir); code != 0 {
+		t.Fatalf("init: %d %s", code, stderr)
+	}
+	if code, out, stderr := execute("token", "create", "--data-dir", dir, "--database", url); code != 0 || !strings.HasPrefix(out, "zpam1.") {
+		t.Fatalf("token create on PostgreSQL: %d %q %q", code, out, stderr)
+	}
+	for _, name := range []string{"alice", "bob"} {
+		if code, _, stderr := execute("user", "add", name, "--data-dir", dir, "--database", url); code != 0 {
+			t.Fatalf("user add %s on PostgreSQL: %d %q", name, code, stderr)
+		}
+	}
+	if n := srv.Exec(t, url, "SELECT COUNT(*) FROM users"); n != "2" {
+		t.Fatalf("%s users in PostgreSQL, want 2", n)
+	}
+	if code, out, stderr := execute("audit", "verify", "--data-dir", dir, "--database", url); code != 0 || !strings.HasPrefix(out, "audit trail intact: 3 events") {
+		t.Fatalf("audit verify: %d %q %q", code, out, stderr)
+	}
+	if _, err := srv.Try(url, "UPDATE audit_events SET actor = 'mallory' WHERE id = 2"); err == nil {
+		t.Fatal("an UPDATE of audit_events was accepted; the trail must be append-only")
+	}
+	srv.Exec(t, url, "ALTER TABLE audit_events DISABLE TRIGGER audit_events_append_only")
+	srv.Exec(t, url, "UPDATE audit_events SET actor = 'mallory' WHERE id = 2")
+	code, _, stderr := execute("audit", "verify", "--data-dir", dir, "--database", url)
+	if code != exitFailure || !strings.Contains(stderr, "broken at event 2: its content does not match its hash") || strings.Count(stderr, "\n") != 1 {
+		t.Fatalf("audit verify after tampering: %d %q; want exit 1 and one line naming event 2", code, stderr)
 	}
 }
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/spf13/pflag"
-	"github.com/zpam/zpam/controlplane/internal/config"
 	"github.com/zpam/zpam/controlplane/internal/errdefs"
 )
 
@@ -39,7 +38,7 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, &usage), errors.Is(err, config.ErrPostgresNotBuilt), errors.Is(err, errdefs.ErrInvalid):
+	case errors.As(err, &usage), errors.Is(err, errdefs.ErrInvalid):
 		return exitUsage
 	case errors.As(err, &run):
 		return exitFailure
@@ -51,7 +50,7 @@ func exitCode(err error) int {
 func run(fn func() error) error {
 	if err := fn(); err != nil {
 		var usage *usageError
-		if errors.As(err, &usage) || errors.Is(err, config.ErrPostgresNotBuilt) {
+		if errors.As(err, &usage) {
 			return err
 		}
 		return &runError{err: err}

@@ -9,7 +9,6 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
-	"github.com/zpam/zpam/controlplane/internal/config"
 	"github.com/zpam/zpam/controlplane/internal/enroll"
 	"github.com/zpam/zpam/controlplane/internal/store"
 )
@@ -26,7 +25,7 @@ func newHost(e *env) *cobra.Command {
 }
 
 func newHostList(e *env) *cobra.Command {
-	var dir string
+	var dir, database string
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List enrolled hosts: id, hostname, labels, certificate expiry",
@@ -36,7 +35,7 @@ func newHostList(e *env) *cobra.Command {
 				return err
 			}
 			return run(func() error {
-				return withDirectory(cmd.Context(), config.Layout{Dir: dir}, func(svc *enroll.Service) error {
+				return withDirectory(cmd.Context(), dir, database, func(svc *enroll.Service) error {
 					hosts, err := svc.Hosts(cmd.Context())
 					if err != nil {
 						return err
@@ -47,6 +46,7 @@ func newHostList(e *env) *cobra.Command {
 		},
 	}
 	addDataDir(cmd, &dir)
+	addDatabase(cmd, &database)
 	return cmd
 }
 
@@ -61,7 +61,7 @@ func printHosts(out io.Writer, hosts []store.Host) error {
 }
 
 func newHostLabel(e *env) *cobra.Command {
-	var dir string
+	var dir, database string
 	cmd := &cobra.Command{
 		Use:   "label HOST KEY=VALUE|KEY-...",
 		Short: "Set (k=v) or remove (k-) labels of a host, by id or hostname; active grants are re-evaluated",
@@ -80,7 +80,7 @@ func newHostLabel(e *env) *cobra.Command {
 				return usagef("%v", strings.TrimSuffix(err.Error(), ": invalid argument"))
 			}
 			return run(func() error {
-				return withDirectory(cmd.Context(), config.Layout{Dir: dir}, func(svc *enroll.Service) error {
+				return withDirectory(cmd.Context(), dir, database, func(svc *enroll.Service) error {
 					h, err := svc.LabelHost(cmd.Context(), args[0], change)
 					if err != nil {
 						return err
@@ -92,6 +92,7 @@ func newHostLabel(e *env) *cobra.Command {
 		},
 	}
 	addDataDir(cmd, &dir)
+	addDatabase(cmd, &database)
 	return cmd
 }
 

@@ -45,7 +45,7 @@ func newRoot(version string, e *env) *cobra.Command {
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetVersionTemplate("pam-controlplane version {{.Version}}\n")
-	root.AddCommand(newInit(e), newServe(e), newToken(e), newUser(e), newHost(e), newWorkload(e), newPolicy(e))
+	root.AddCommand(newInit(e), newServe(e), newToken(e), newUser(e), newHost(e), newWorkload(e), newPolicy(e), newAudit(e))
 	setFlagErrors(root)
 	return root
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -30,7 +29,7 @@ func newServe(e *env) *cobra.Command {
 	cmd.Flags().StringVar(&cfg.Listen, "listen", config.DefaultListen, "gRPC (mTLS) address HOST:PORT")
 	cmd.Flags().StringVar(&cfg.HTTP, "http", config.DefaultHTTP, "HTTP address of the web console, /healthz and /metrics; loopback unless --http-tls")
 	cmd.Flags().BoolVar(&cfg.HTTPTLS, "http-tls", false, "serve --http over TLS with the control plane's server certificate (needed beyond loopback)")
-	cmd.Flags().StringVar(&cfg.DatabaseURL, "database", "", "database URL; empty: SQLite zpam.db in --data-dir")
+	addDatabase(cmd, &cfg.DatabaseURL)
 	cmd.Flags().Var(durationValue{&cfg.HostCertTTL}, "host-cert-ttl", "validity of host certificates; agents renew at 2/3 of it (default 24h)")
 	addTelemetryFlags(cmd, &cfg)
 	return cmd
@@ -65,9 +64,6 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 func usageOr(err error) error {
 	if err == nil {
 		return nil
-	}
-	if errors.Is(err, config.ErrPostgresNotBuilt) {
-		return err
 	}
 	return usagef("%v", err)
 }

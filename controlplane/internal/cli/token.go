@@ -9,7 +9,6 @@ import (
 	"github.com/zpam/zpam/controlplane/internal/ca"
 	"github.com/zpam/zpam/controlplane/internal/config"
 	"github.com/zpam/zpam/controlplane/internal/enroll"
-	"github.com/zpam/zpam/controlplane/internal/store"
 )
 
 func newToken(e *env) *cobra.Command {
@@ -24,7 +23,7 @@ func newToken(e *env) *cobra.Command {
 }
 
 func newTokenCreate(e *env) *cobra.Command {
-	var dir string
+	var dir, database string
 	ttl := time.Hour
 	var labels map[string]string
 	cmd := &cobra.Command{
@@ -35,21 +34,26 @@ func newTokenCreate(e *env) *cobra.Command {
 			if err := checkDataDir(dir); err != nil {
 				return err
 			}
-			return run(func() error { return createToken(cmd.Context(), e, config.Layout{Dir: dir}, ttl, labels) })
+			db, err := parseDatabase(dir, database)
+			if err != nil {
+				return err
+			}
+			return run(func() error { return createToken(cmd.Context(), e, config.Layout{Dir: dir}, db, ttl, labels) })
 		},
 	}
 	addDataDir(cmd, &dir)
+	addDatabase(cmd, &database)
 	cmd.Flags().Var(durationValue{&ttl}, "ttl", "how long the token stays usable (e.g. 15m, 1h)")
 	cmd.Flags().Var(labelsValue{&labels}, "labels", "labels given to the host, e.g. env=prod,role=db")
 	return cmd
 }
 
-func createToken(ctx context.Context, e *env, layout config.Layout, ttl time.Duration, labels map[string]string) error {
+func createToken(ctx context.Context, e *env, layout config.Layout, database config.Database, ttl time.Duration, labels map[string]string) error {
 	auth, err := ca.Load(layout)
 	if err != nil {
 		return fmt.Errorf("%w (run pam-controlplane init --data-dir %s)", err, layout.Dir)
 	}
-	db, err := store.OpenSQLite(ctx, layout.Database())
+	db, err := openStore(ctx, database)
 	if err != nil {
 		return err
 	}

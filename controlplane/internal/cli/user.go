@@ -10,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/zpam/zpam/controlplane/internal/config"
 	"github.com/zpam/zpam/controlplane/internal/enroll"
-	"github.com/zpam/zpam/controlplane/internal/store"
 )
 
 func newUser(e *env) *cobra.Command {
@@ -25,7 +24,7 @@ func newUser(e *env) *cobra.Command {
 }
 
 func newUserAdd(e *env) *cobra.Command {
-	var dir string
+	var dir, database string
 	var groups []string
 	cmd := &cobra.Command{
 		Use:   "add NAME",
@@ -35,10 +34,15 @@ func newUserAdd(e *env) *cobra.Command {
 			if err := checkDataDir(dir); err != nil {
 				return err
 			}
-			return run(func() error { return addUser(cmd.Context(), e, config.Layout{Dir: dir}, args[0], groups) })
+			db, err := parseDatabase(dir, database)
+			if err != nil {
+				return err
+			}
+			return run(func() error { return addUser(cmd.Context(), e, db, args[0], groups) })
 		},
 	}
 	addDataDir(cmd, &dir)
+	addDatabase(cmd, &database)
 	cmd.Flags().Var(listValue{&groups}, "groups", "groups the person belongs to, e.g. ops,sec-leads")
 	return cmd
 }
@@ -50,8 +54,8 @@ func oneName(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-func addUser(ctx context.Context, e *env, layout config.Layout, name string, groups []string) error {
-	db, err := store.OpenSQLite(ctx, layout.Database())
+func addUser(ctx context.Context, e *env, database config.Database, name string, groups []string) error {
+	db, err := openStore(ctx, database)
 	if err != nil {
 		return err
 	}
@@ -67,7 +71,7 @@ func addUser(ctx context.Context, e *env, layout config.Layout, name string, gro
 }
 
 func newUserGroups(e *env) *cobra.Command {
-	var dir string
+	var dir, database string
 	cmd := &cobra.Command{
 		Use:   "groups NAME [GROUP]...",
 		Short: "Replace a person's groups (none given: no groups); active grants are re-evaluated",
@@ -82,7 +86,7 @@ func newUserGroups(e *env) *cobra.Command {
 				return err
 			}
 			return run(func() error {
-				return withDirectory(cmd.Context(), config.Layout{Dir: dir}, func(svc *enroll.Service) error {
+				return withDirectory(cmd.Context(), dir, database, func(svc *enroll.Service) error {
 					if err := svc.SetGroups(cmd.Context(), args[0], args[1:]); err != nil {
 						return err
 					}
@@ -93,11 +97,12 @@ func newUserGroups(e *env) *cobra.Command {
 		},
 	}
 	addDataDir(cmd, &dir)
+	addDatabase(cmd, &database)
 	return cmd
 }
 
 func newUserRemove(e *env) *cobra.Command {
-	var dir string
+	var dir, database string
 	cmd := &cobra.Command{
 		Use:   "remove NAME",
 		Short: "Remove a person's registration (groups and TOTP secret); active grants are re-evaluated",
@@ -107,7 +112,7 @@ func newUserRemove(e *env) *cobra.Command {
 				return err
 			}
 			return run(func() error {
-				return withDirectory(cmd.Context(), config.Layout{Dir: dir}, func(svc *enroll.Service) error {
+				return withDirectory(cmd.Context(), dir, database, func(svc *enroll.Service) error {
 					if err := svc.RemoveUser(cmd.Context(), args[0]); err != nil {
 						return err
 					}
@@ -118,11 +123,12 @@ func newUserRemove(e *env) *cobra.Command {
 		},
 	}
 	addDataDir(cmd, &dir)
+	addDatabase(cmd, &database)
 	return cmd
 }
 
 func newUserList(e *env) *cobra.Command {
-	var dir string
+	var dir, database string
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List registered people and their groups",
@@ -132,7 +138,7 @@ func newUserList(e *env) *cobra.Command {
 				return err
 			}
 			return run(func() error {
-				return withDirectory(cmd.Context(), config.Layout{Dir: dir}, func(svc *enroll.Service) error {
+				return withDirectory(cmd.Context(), dir, database, func(svc *enroll.Service) error {
 					users, err := svc.Users(cmd.Context())
 					if err != nil {
 						return err
@@ -148,12 +154,18 @@ func newUserList(e *env) *cobra.Command {
 		},
 	}
 	addDataDir(cmd, &dir)
+	addDatabase(cmd, &database)
 	return cmd
 }
 
-// withDirectory opens the data dir's database for people and hosts.
-func withDirectory(ctx context.Context, layout config.Layout, fn func(*enroll.Service) error) error {
-	db, err := store.OpenSQLite(ctx, layout.Database())
+// withDirectory opens the database of --data-dir and --database for
+// people and hosts.
+func withDirectory(ctx context.Context, dir, database string, fn func(*enroll.Service) error) error {
+	where, err := parseDatabase(dir, database)
+	if err != nil {
+		return err
+	}
+	db, err := openStore(ctx, where)
 	if err != nil {
 		return err
 	}

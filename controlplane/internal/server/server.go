@@ -73,7 +73,7 @@ func (s *Server) open(ctx context.Context) error {
 	if s.policy, err = policy.NewSource(layout.Policy(), s.log); err != nil {
 		return err
 	}
-	if s.store, err = store.OpenSQLite(ctx, s.cfg.Database.Path); err != nil {
+	if s.store, err = store.Open(ctx, s.cfg.Database.Driver, s.cfg.Database.DSN()); err != nil {
 		return err
 	}
 	m := newMetrics()
@@ -186,7 +186,7 @@ func (s *Server) Run(ctx context.Context, reload <-chan os.Signal) error {
 	errs := make(chan error, 2)
 	go func() { errs <- s.grpc.Serve(s.grpcLis) }()
 	go func() { errs <- s.serveHTTP() }()
-	s.log.Info("serving", "grpc", s.GRPCAddr().String(), "http", s.HTTPAddr().String(), "http_tls", s.cfg.HTTPTLS, "database", s.cfg.Database.Path)
+	s.log.Info("serving", "grpc", s.GRPCAddr().String(), "http", s.HTTPAddr().String(), "http_tls", s.cfg.HTTPTLS, "database", s.cfg.Database.String())
 	var err error
 	select {
 	case <-ctx.Done():

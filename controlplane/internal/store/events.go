@@ -61,7 +61,7 @@ func (c *insertStmts) get(s *Store, rows int) (*sql.Stmt, error) {
 		b.WriteString(`(?,?,?,?,?,?,?,?)`)
 	}
 	b.WriteString(` ON CONFLICT (host_id, id) DO NOTHING`)
-	st, err := s.db.Prepare(b.String())
+	st, err := s.db.Prepare(s.d.rebind(b.String()))
 	if err != nil {
 		return nil, fmt.Errorf("prepare event insert: %w", err)
 	}

@@ -129,6 +129,9 @@ type Request struct {
 	// WorkloadID is the SPIFFE ID of a non-human requester; User is then
 	// the service account it asked for.
 	WorkloadID string
+	// Version counts the request's changes; watchers skip versions they
+	// have already seen, whichever replica told them.
+	Version int64
 }
 
 // Grant is an approved, time-boxed elevation.
@@ -162,6 +165,8 @@ type GrantChange struct {
 	GrantID  string
 	Kind     ChangeKind
 	At       time.Time
+	// Reason is why a grant was removed, for the host to tell its user.
+	Reason string
 }
 
 // AuditEvent is one entry of the append-only audit trail.
@@ -175,4 +180,8 @@ type AuditEvent struct {
 	User      string
 	At        time.Time
 	Detail    map[string]any
+	// PrevHash and Hash chain the trail: Hash covers this event and
+	// PrevHash, which is the Hash of the event before it.
+	PrevHash string
+	Hash     string
 }

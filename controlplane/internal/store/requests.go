@@ -7,16 +7,16 @@ import (
 
 const requestColumns = `id, host_id, hostname, user_name, uid, duration_ns, reason, commands, context,
 	status, status_reason, role, scope, approvals_needed, approvers_allowed, approved_by, grant_id,
-	created_at, updated_at, approval_deadline, approval_mfa, mfa_verified, break_glass, workload_id`
+	created_at, updated_at, approval_deadline, approval_mfa, mfa_verified, break_glass, workload_id, version`
 
 // InsertRequest stores a new request.
 func (t *Tx) InsertRequest(r Request) error {
-	_, err := t.exec(`INSERT INTO requests (`+requestColumns+`) VALUES (`+placeholders(24)+`)`,
+	_, err := t.exec(`INSERT INTO requests (`+requestColumns+`) VALUES (`+placeholders(25)+`)`,
 		r.ID, r.HostID, r.Hostname, r.User, int64(r.UID), int64(r.Duration), r.Reason,
 		toJSON(nonNilSlice(r.Commands)), toJSON(r.Context), string(r.Status), r.StatusReason, r.Role,
 		string(r.Scope), r.ApprovalsNeeded, toJSON(nonNilSlice(r.ApproversAllowed)),
 		toJSON(nonNilSlice(r.ApprovedBy)), r.GrantID, unixNano(r.CreatedAt), unixNano(r.UpdatedAt),
-		unixNano(r.ApprovalDeadline), boolInt(r.ApprovalMFA), boolInt(r.MFAVerified), boolInt(r.BreakGlass), r.WorkloadID)
+		unixNano(r.ApprovalDeadline), boolInt(r.ApprovalMFA), boolInt(r.MFAVerified), boolInt(r.BreakGlass), r.WorkloadID, int64(1))
 	if err != nil {
 		return fmt.Errorf("insert request: %w", err)
 	}
@@ -24,9 +24,9 @@ func (t *Tx) InsertRequest(r Request) error {
 }
 
 // UpdateRequest saves the mutable fields of a request: status, reason,
-// approvals, MFA and grant.
+// approvals, MFA and grant; each save is a new version.
 func (t *Tx) UpdateRequest(r Request) error {
-	_, err := t.exec(`UPDATE requests SET status = ?, status_reason = ?, approved_by = ?, grant_id = ?, updated_at = ?, mfa_verified = ? WHERE id = ?`,
+	_, err := t.exec(`UPDATE requests SET status = ?, status_reason = ?, approved_by = ?, grant_id = ?, updated_at = ?, mfa_verified = ?, version = version + 1 WHERE id = ?`,
 		string(r.Status), r.StatusReason, toJSON(nonNilSlice(r.ApprovedBy)), r.GrantID, unixNano(r.UpdatedAt), boolInt(r.MFAVerified), r.ID)
 	if err != nil {
 		return fmt.Errorf("update request: %w", err)
@@ -60,7 +60,7 @@ func scanRequest(row scanner) (Request, error) {
 	var status, scope, commands, rctx, allowed, approved string
 	err := row.Scan(&r.ID, &r.HostID, &r.Hostname, &r.User, &uid, &dur, &r.Reason, &commands, &rctx,
 		&status, &r.StatusReason, &r.Role, &scope, &r.ApprovalsNeeded, &allowed, &approved, &r.GrantID,
-		&created, &updated, &deadline, &approvalMFA, &mfaVerified, &breakGlass, &r.WorkloadID)
+		&created, &updated, &deadline, &approvalMFA, &mfaVerified, &breakGlass, &r.WorkloadID, &r.Version)
 	if err != nil {
 		return Request{}, err
 	}

@@ -1,23 +1,27 @@
 package store
 
-import "fmt"
+import (
+	"fmt"
+	"time"
+)
 
 // NextRevision bumps and returns the grant revision. The UPDATE takes the
-// counter's row lock, so concurrent writers get distinct, increasing values.
+// counter's row lock until commit, so concurrent writers, on one process
+// or on several replicas, get distinct values and commit in revision
+// order: whoever sees revision N committed sees every revision below it.
+// A rolled-back transaction gives its revision back, so there are no gaps.
 func (t *Tx) NextRevision() (int64, error) {
-	if _, err := t.exec(`UPDATE counters SET value = value + 1 WHERE name = 'grant_revision'`); err != nil {
+	var rev int64
+	err := t.queryRow(`UPDATE counters SET value = value + 1 WHERE name = 'grant_revision' RETURNING value`).Scan(&rev)
+	if err != nil {
 		return 0, fmt.Errorf("bump revision: %w", err)
 	}
-	return t.Revision()
+	return rev, nil
 }
 
 // Revision is the latest grant revision.
 func (t *Tx) Revision() (int64, error) {
-	var rev int64
-	if err := t.queryRow(`SELECT value FROM counters WHERE name = 'grant_revision'`).Scan(&rev); err != nil {
-		return 0, fmt.Errorf("read revision: %w", err)
-	}
-	return rev, nil
+	return t.counter("grant_revision")
 }
 
 // BumpDirectory marks a change of people's groups or hosts' labels; the
@@ -31,27 +35,50 @@ func (t *Tx) BumpDirectory() error {
 
 // DirectoryRevision counts changes of groups and labels so far.
 func (t *Tx) DirectoryRevision() (int64, error) {
-	var rev int64
-	if err := t.queryRow(`SELECT value FROM counters WHERE name = 'directory_revision'`).Scan(&rev); err != nil {
-		return 0, fmt.Errorf("read directory revision: %w", err)
+	return t.counter("directory_revision")
+}
+
+// ChangesHorizon is the highest revision whose change may have been
+// pruned: a watcher that last saw an older revision needs a snapshot.
+func (t *Tx) ChangesHorizon() (int64, error) {
+	return t.counter("grant_changes_horizon")
+}
+
+func (t *Tx) counter(name string) (int64, error) {
+	var v int64
+	if err := t.queryRow(`SELECT value FROM counters WHERE name = ?`, name).Scan(&v); err != nil {
+		return 0, fmt.Errorf("read counter %s: %w", name, err)
 	}
-	return rev, nil
+	return v, nil
 }
 
 // InsertGrantChange appends to the change log that lets a watcher resume.
 func (t *Tx) InsertGrantChange(c GrantChange) error {
-	_, err := t.exec(`INSERT INTO grant_changes (revision, host_id, grant_id, kind, created_at) VALUES (?, ?, ?, ?, ?)`,
-		c.Revision, c.HostID, c.GrantID, string(c.Kind), unixNano(c.At))
+	_, err := t.exec(`INSERT INTO grant_changes (revision, host_id, grant_id, kind, created_at, reason) VALUES (?, ?, ?, ?, ?, ?)`,
+		c.Revision, c.HostID, c.GrantID, string(c.Kind), unixNano(c.At), c.Reason)
 	if err != nil {
 		return fmt.Errorf("insert grant change: %w", err)
 	}
 	return nil
 }
 
+const changeColumns = `revision, host_id, grant_id, kind, created_at, reason`
+
 // GrantChanges lists a host's changes after revision, oldest first.
 func (t *Tx) GrantChanges(hostID string, after int64) ([]GrantChange, error) {
-	rows, err := t.query(`SELECT revision, host_id, grant_id, kind, created_at FROM grant_changes
+	return t.changes(`SELECT `+changeColumns+` FROM grant_changes
 		WHERE host_id = ? AND revision > ? ORDER BY revision`, hostID, after)
+}
+
+// ChangesAfter lists every host's changes after revision, oldest first,
+// at most limit of them: what a replica has not yet fanned out.
+func (t *Tx) ChangesAfter(after int64, limit int) ([]GrantChange, error) {
+	return t.changes(`SELECT `+changeColumns+` FROM grant_changes
+		WHERE revision > ? ORDER BY revision LIMIT ?`, after, limit)
+}
+
+func (t *Tx) changes(query string, args ...any) ([]GrantChange, error) {
+	rows, err := t.query(query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list grant changes: %w", err)
 	}
@@ -61,11 +88,32 @@ func (t *Tx) GrantChanges(hostID string, after int64) ([]GrantChange, error) {
 		var c GrantChange
 		var kind string
 		var at int64
-		if err := rows.Scan(&c.Revision, &c.HostID, &c.GrantID, &kind, &at); err != nil {
+		if err := rows.Scan(&c.Revision, &c.HostID, &c.GrantID, &kind, &at, &c.Reason); err != nil {
 			return nil, err
 		}
 		c.Kind, c.At = ChangeKind(kind), fromUnixNano(at)
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// PruneGrantChanges deletes changes older than before, keeping the newest
+// change of the log so the horizon never passes the current revision,
+// and raises the horizon to the highest revision deleted. It returns how
+// many it deleted.
+func (t *Tx) PruneGrantChanges(before time.Time) (int64, error) {
+	var highest int64
+	err := t.queryRow(`SELECT COALESCE(MAX(revision), 0) FROM grant_changes WHERE created_at < ?
+		AND revision < (SELECT MAX(revision) FROM grant_changes)`, unixNano(before)).Scan(&highest)
+	if err != nil || highest == 0 {
+		return 0, err
+	}
+	if _, err := t.exec(`UPDATE counters SET value = ? WHERE name = 'grant_changes_horizon' AND value < ?`, highest, highest); err != nil {
+		return 0, fmt.Errorf("raise changes horizon: %w", err)
+	}
+	res, err := t.exec(`DELETE FROM grant_changes WHERE revision <= ?`, highest)
+	if err != nil {
+		return 0, fmt.Errorf("prune grant changes: %w", err)
+	}
+	return res.RowsAffected()
 }

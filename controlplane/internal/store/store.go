@@ -1,84 +1,68 @@
 // Package store persists the control plane's state. It is the only package
-// that imports an SQL driver. Queries use portable SQL with ? placeholders;
-// a PostgreSQL dialect will need its own migrations directory and a
-// placeholder rebind, nothing else.
+// that imports an SQL driver. Queries are written once, in portable SQL
+// with ? placeholders; a dialect (SQLite or PostgreSQL) supplies its own
+// migrations directory, the placeholder rebind, the transaction isolation
+// and which errors are worth retrying.
 package store
 
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
-	"net/url"
-
-	"github.com/pressly/goose/v3"
-	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
-
-//go:embed migrations/sqlite/*.sql
-var sqliteMigrations embed.FS
-
-// busyTimeoutMS lets `token create` and `user add` write while serve runs.
-const busyTimeoutMS = 10000
 
 // Store is the database. Use Update for writes and View for consistent reads.
 type Store struct {
 	db      *sql.DB
+	d       *dialect
 	inserts insertStmts
+	// url is the PostgreSQL URL, for the LISTEN connection.
+	url string
 }
 
-// OpenSQLite opens (creating if needed) and migrates the SQLite database.
-func OpenSQLite(ctx context.Context, path string) (*Store, error) {
-	db, err := sql.Open("sqlite", sqliteDSN(path))
-	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+// Open opens the database of driver "sqlite" (dsn is a file path) or
+// "postgres" (dsn is a postgres:// URL) and migrates it.
+func Open(ctx context.Context, driver, dsn string) (*Store, error) {
+	switch driver {
+	case DriverSQLite:
+		return OpenSQLite(ctx, dsn)
+	case DriverPostgres:
+		return OpenPostgres(ctx, dsn)
 	}
-	s := &Store{db: db}
+	return nil, fmt.Errorf("database driver %q is not one of %s, %s", driver, DriverSQLite, DriverPostgres)
+}
+
+// Drivers Open accepts.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+func open(ctx context.Context, d *dialect, driverName, dsn string) (*Store, error) {
+	db, err := sql.Open(driverName, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", d.name, err)
+	}
+	s := &Store{db: db, d: d}
 	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if err := s.sealAudit(ctx); err != nil {
 		db.Close()
 		return nil, err
 	}
 	return s, nil
 }
 
-// sqliteDSN asks for WAL (readers never block the writer), a busy timeout,
-// foreign keys, and BEGIN IMMEDIATE for write transactions so two writers
-// queue on the busy timeout instead of failing on a lock upgrade.
-func sqliteDSN(path string) string {
-	q := url.Values{}
-	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeoutMS))
-	q.Add("_pragma", "journal_mode(WAL)")
-	q.Add("_pragma", "foreign_keys(1)")
-	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Add("_pragma", "cache_size(-65536)")
-	q.Set("_txlock", "immediate")
-	return "file:" + path + "?" + q.Encode()
-}
+// Dialect names the database kind: "sqlite" or "postgres".
+func (s *Store) Dialect() string { return s.d.name }
 
-func (s *Store) migrate(ctx context.Context) error {
-	fsys, err := fs.Sub(sqliteMigrations, "migrations/sqlite")
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
-	}
-	return s.migrateFS(ctx, fsys)
-}
-
-// migrateFS applies what fsys holds and the database lacks. Migration
-// numbers are reserved per feature, so a database may have a higher one
-// applied before a lower one exists; that lower one is applied then, not
-// refused (each migration only adds what it names).
-func (s *Store) migrateFS(ctx context.Context, fsys fs.FS) error {
-	provider, err := goose.NewProvider(goose.DialectSQLite3, s.db, fsys, goose.WithAllowOutofOrder(true))
-	if err != nil {
-		return fmt.Errorf("migrations: %w", err)
-	}
-	if _, err := provider.Up(ctx); err != nil {
-		return fmt.Errorf("migrate database: %w", err)
-	}
-	return nil
-}
+// Shared reports whether other processes (control plane replicas) may
+// write the same database, so changes must be learnt from it rather than
+// from this process's own commits.
+func (s *Store) Shared() bool { return s.d.shared }
 
 // Version is the schema version applied.
 func (s *Store) Version(ctx context.Context) (int64, error) {
@@ -100,13 +84,17 @@ func (s *Store) Close() error {
 }
 
 // Update runs fn in a write transaction, committed when fn returns nil.
+// On PostgreSQL the transaction is SERIALIZABLE and is run again from the
+// start when the database reports a serialization failure or a deadlock,
+// so fn must have no effect outside the transaction other than what it
+// rebuilds on every call.
 func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
-	return s.inTx(ctx, &sql.TxOptions{}, fn)
+	return s.retry(ctx, func() error { return s.inTx(ctx, s.d.write, fn) })
 }
 
 // View runs fn in a read-only transaction: one consistent snapshot.
 func (s *Store) View(ctx context.Context, fn func(*Tx) error) error {
-	return s.inTx(ctx, &sql.TxOptions{ReadOnly: true}, fn)
+	return s.inTx(ctx, s.d.read, fn)
 }
 
 func (s *Store) inTx(ctx context.Context, opts *sql.TxOptions, fn func(*Tx) error) error {
@@ -114,7 +102,11 @@ func (s *Store) inTx(ctx context.Context, opts *sql.TxOptions, fn func(*Tx) erro
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := fn(&Tx{tx: sqlTx, ctx: ctx, s: s}); err != nil {
+	tx := &Tx{tx: sqlTx, ctx: ctx, d: s.d, s: s}
+	if err := fn(tx); err != nil {
+		return errors.Join(err, rollback(sqlTx))
+	}
+	if err := tx.flush(); err != nil {
 		return errors.Join(err, rollback(sqlTx))
 	}
 	if err := sqlTx.Commit(); err != nil {
@@ -136,6 +128,20 @@ type Tx struct {
 	tx  *sql.Tx
 	ctx context.Context
 	s   *Store
+	d   *dialect
+	// audit and notes are written just before commit (see flush).
+	audit []AuditEvent
+	notes []string
+}
+
+// flush appends the queued audit events and notifications. Appending the
+// audit chain last makes its lock the last one every transaction takes,
+// so two writers can never wait on each other in a cycle.
+func (t *Tx) flush() error {
+	if err := t.appendAudit(t.audit); err != nil {
+		return err
+	}
+	return t.sendNotes()
 }
 
 // Context is the context the transaction runs under, for values the
@@ -143,13 +149,13 @@ type Tx struct {
 func (t *Tx) Context() context.Context { return t.ctx }
 
 func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
-	return t.tx.ExecContext(t.ctx, query, args...)
+	return t.tx.ExecContext(t.ctx, t.d.rebind(query), args...)
 }
 
 func (t *Tx) queryRow(query string, args ...any) *sql.Row {
-	return t.tx.QueryRowContext(t.ctx, query, args...)
+	return t.tx.QueryRowContext(t.ctx, t.d.rebind(query), args...)
 }
 
 func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
-	return t.tx.QueryContext(t.ctx, query, args...)
+	return t.tx.QueryContext(t.ctx, t.d.rebind(query), args...)
 }

@@ -18,6 +18,9 @@ func (t *Tx) InsertUser(u User) error {
 	}
 	_, err := t.exec(`INSERT INTO users (name, groups_json, totp_secret, created_at) VALUES (?, ?, ?, ?)`,
 		u.Name, toJSON(nonNilSlice(u.Groups)), u.TOTPSecret, unixNano(u.CreatedAt))
+	if t.d.unique(err) {
+		return fmt.Errorf("user %q already exists: %w", u.Name, errdefs.ErrConflict)
+	}
 	if err != nil {
 		return fmt.Errorf("insert user: %w", err)
 	}
