@@ -28,16 +28,23 @@ type FileResult struct {
 
 // Init creates whatever of the CA, server certificate and admin credential
 // is missing and keeps what exists. Existing leaves must chain to the CA, so
-// a half-replaced directory is reported instead of served.
-func Init(layout config.Layout, hostnames []string, now time.Time) ([]FileResult, error) {
+// a half-replaced directory is reported instead of served. names (DNS
+// names or IP addresses) go into a new server certificate besides
+// localhost and the loopback addresses; replicas share one data directory
+// and so one certificate, which must name every replica's address.
+func Init(layout config.Layout, names []string, now time.Time) ([]FileResult, error) {
 	auth, res, err := initCA(layout, now)
 	if err != nil {
 		return nil, err
 	}
+	dns, ips := serverNames(names)
 	server, err := initLeaf(auth, layout.ServerCert(), layout.ServerKey(), x509.ExtKeyUsageServerAuth, now, func() (Leaf, error) {
-		return auth.IssueServer(serverNames(hostnames), []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}, now)
+		return auth.IssueServer(dns, ips, now)
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := checkServerNames(layout, names); err != nil {
 		return nil, err
 	}
 	admin, err := initLeaf(auth, layout.AdminCert(), layout.AdminKey(), x509.ExtKeyUsageClientAuth, now, func() (Leaf, error) {
@@ -49,14 +56,31 @@ func Init(layout config.Layout, hostnames []string, now time.Time) ([]FileResult
 	return append(append(res, server...), admin...), nil
 }
 
-func serverNames(hostnames []string) []string {
-	names := []string{"localhost"}
-	for _, h := range hostnames {
-		if h != "" && h != "localhost" {
-			names = append(names, h)
+func serverNames(names []string) ([]string, []net.IP) {
+	dns, ips := []string{"localhost"}, []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			ips = append(ips, ip)
+		} else if n != "" && n != "localhost" {
+			dns = append(dns, n)
 		}
 	}
-	return names
+	return dns, ips
+}
+
+// checkServerNames reports a kept server certificate that does not name
+// one of names, rather than serving a certificate agents will refuse.
+func checkServerNames(layout config.Layout, names []string) error {
+	cert, _, err := readCert(layout.ServerCert())
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if n != "" && cert.VerifyHostname(n) != nil {
+			return fmt.Errorf("%s does not name %s; remove %s and %s and run init again with every --server-name", layout.ServerCert(), n, layout.ServerCert(), layout.ServerKey())
+		}
+	}
+	return nil
 }
 
 func initCA(layout config.Layout, now time.Time) (*Authority, []FileResult, error) {

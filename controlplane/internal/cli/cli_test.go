@@ -74,6 +74,9 @@ func TestInitIsIdempotentAndCommandsWork(t *testing.T) {
 	if strings.Contains(out, "created") || !strings.Contains(out, "kept "+filepath.Join(dir, "policy.yaml")) {
 		t.Fatalf("second init must keep everything: %q", out)
 	}
+	if code, _, stderr := execute("init", "--data-dir", dir, "--server-name", "cp-b.example.com"); code != exitFailure || !strings.Contains(stderr, "server.pem does not name cp-b.example.com") {
+		t.Fatalf("init naming a replica the kept certificate lacks: %d %q", code, stderr)
+	}
 	code, out, _ = execute("token", "create", "--data-dir", dir, "--labels", "env=prod")
 	if code != 0 || !strings.HasPrefix(out, "zpam1.") || strings.Count(out, "\n") != 1 {
 		t.Fatalf("token create: %d %q", code, out)
@@ -100,8 +103,11 @@ func TestPostgresCommandsAndAuditVerify(t *testing.T) {
 	srv := pgtest.Start(t)
 	url := srv.NewDatabase(t)
 	dir := filepath.Join(t.TempDir(), "data")
-	if code, _, stderr := execute("init", "--data-dir", dir); code != 0 {
+	if code, _, stderr := execute("init", "--data-dir", dir, "--server-name", "cp-a.example.com,cp-b.example.com,10.0.0.2"); code != 0 {
 		t.Fatalf("init: %d %s", code, stderr)
+	}
+	if code, _, stderr := execute("init", "--data-dir", dir, "--server-name", "cp-b.example.com,10.0.0.2"); code != 0 {
+		t.Fatalf("init again with names the certificate has: %d %s", code, stderr)
 	}
 	if code, out, stderr := execute("token", "create", "--data-dir", dir, "--database", url); code != 0 || !strings.HasPrefix(out, "zpam1.") {
 		t.Fatalf("token create on PostgreSQL: %d %q %q", code, out, stderr)

@@ -13,6 +13,7 @@ import (
 
 func newInit(e *env) *cobra.Command {
 	var dir string
+	var names []string
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create the CA, server certificate, admin credential and default policy.yaml (idempotent)",
@@ -21,19 +22,20 @@ func newInit(e *env) *cobra.Command {
 			if err := checkDataDir(dir); err != nil {
 				return err
 			}
-			return run(func() error { return initDataDir(e, config.Layout{Dir: dir}) })
+			return run(func() error { return initDataDir(e, config.Layout{Dir: dir}, names) })
 		},
 	}
 	addDataDir(cmd, &dir)
+	cmd.Flags().Var(listValue{&names}, "server-name", "more names or addresses for the server certificate, e.g. cp-a.example.com,cp-b.example.com: every replica's")
 	return cmd
 }
 
-func initDataDir(e *env, layout config.Layout) error {
+func initDataDir(e *env, layout config.Layout, names []string) error {
 	if err := makeDir(e, layout.Dir); err != nil {
 		return err
 	}
 	host, _ := os.Hostname()
-	results, err := ca.Init(layout, []string{host}, time.Now())
+	results, err := ca.Init(layout, append([]string{host}, names...), time.Now())
 	if err != nil {
 		return err
 	}

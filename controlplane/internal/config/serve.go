@@ -24,9 +24,12 @@ type Serve struct {
 	PolicyPoll time.Duration
 	// ExpiryTick bounds how late a grant may be expired.
 	ExpiryTick time.Duration
-	// WatchBuffer is the per-watcher event queue; a watcher further behind
-	// is disconnected so memory stays bounded.
-	WatchBuffer int
+	// FanoutPoll is how often the change log is read for changes other
+	// replicas made whose notifications were lost (PostgreSQL only).
+	FanoutPoll time.Duration
+	// ChangeRetention is how long grant changes stay in the log that
+	// agents resume from; an agent away for longer gets a snapshot.
+	ChangeRetention time.Duration
 	// HostCertTTL is the validity of enrolled host certificates.
 	HostCertTTL time.Duration
 	// Retention is how long telemetry is kept; 0 keeps it forever.
@@ -81,8 +84,11 @@ func (s *Serve) setTunables() {
 	if s.ExpiryTick <= 0 {
 		s.ExpiryTick = 250 * time.Millisecond
 	}
-	if s.WatchBuffer <= 0 {
-		s.WatchBuffer = 256
+	if s.FanoutPoll <= 0 {
+		s.FanoutPoll = time.Second
+	}
+	if s.ChangeRetention <= 0 {
+		s.ChangeRetention = 7 * 24 * time.Hour
 	}
 	if s.HostCertTTL <= 0 {
 		s.HostCertTTL = 24 * time.Hour

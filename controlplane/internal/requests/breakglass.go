@@ -144,7 +144,7 @@ func (s *Service) recordBreakGlass(tx *store.Tx, out *outbox, rep BreakGlassRepo
 	if err := tx.InsertGrantChange(store.GrantChange{Revision: rev, HostID: g.HostID, GrantID: g.ID, Kind: store.ChangeUpsert, At: now}); err != nil {
 		return r, err
 	}
-	out.grant(GrantEvent{Kind: Upsert, Revision: rev, Grant: g})
+	out.grant(g.HostID)
 	out.request(r)
 	return r, auditRequest(tx, AuditBreakGlass, rep.User, r, now, map[string]any{
 		"reason": rep.Reason, "started_at": rep.StartedAt, "expires_at": rep.ExpiresAt, "reported_at": now,

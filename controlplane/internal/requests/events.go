@@ -13,6 +13,9 @@ const (
 	// Synced: the snapshot is complete; grants not named since the stream
 	// opened must be removed.
 	Synced
+	// Resumed: the changes after the revision the host asked to resume
+	// from have been sent; its other grants stand.
+	Resumed
 )
 
 // GrantEvent is one message of a host's grant stream.

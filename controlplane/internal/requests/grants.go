@@ -25,7 +25,7 @@ func issueGrant(tx *store.Tx, out *outbox, r *store.Request, actor string, now t
 		return err
 	}
 	r.Status, r.GrantID, r.UpdatedAt = store.StatusGranted, g.ID, now
-	out.grant(GrantEvent{Kind: Upsert, Revision: rev, Grant: g})
+	out.grant(g.HostID)
 	return auditRequest(tx, AuditGranted, actor, *r, now, map[string]any{
 		"reason": grantReason(*r, actor), "expires_at": g.ExpiresAt, "scope": g.Scope, "session_id": g.SessionID,
 		"revision": rev, "approvers": g.Approvers, "workload_id": g.WorkloadID,
@@ -70,11 +70,12 @@ func endGrant(tx *store.Tx, out *outbox, g store.Grant, state store.GrantState, 
 	if !ended {
 		return fmt.Errorf("grant %s has already ended: %w", g.ID, errdefs.ErrConflict)
 	}
-	if err := tx.InsertGrantChange(store.GrantChange{Revision: rev, HostID: g.HostID, GrantID: g.ID, Kind: store.ChangeRemove, At: now}); err != nil {
+	change := store.GrantChange{Revision: rev, HostID: g.HostID, GrantID: g.ID, Kind: store.ChangeRemove, At: now, Reason: reason}
+	if err := tx.InsertGrantChange(change); err != nil {
 		return err
 	}
 	g.State, g.EndedAt, g.Revision = state, now, rev
-	out.grant(GrantEvent{Kind: Remove, Revision: rev, Grant: g, Reason: reason})
+	out.grant(g.HostID)
 	return endRequest(tx, out, g, state, actor, reason, now)
 }
 

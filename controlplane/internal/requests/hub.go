@@ -6,52 +6,62 @@ import (
 	"github.com/zpam/zpam/controlplane/internal/store"
 )
 
-// hub fans committed changes out to the watchers of one process. Each
-// watcher has a bounded queue; a watcher whose queue is full is dropped
-// (its channel closed) so it reconnects and re-reads a snapshot, instead of
-// the control plane buffering without limit for a slow agent.
+// hub wakes the watchers of one process when a host's grants or a request
+// may have changed. A wake-up carries no data: the watcher reads what it
+// has not yet sent from the database, in revision (or version) order. So
+// wake-ups may be repeated, merged or come from any replica, and a slow
+// watcher costs one pending bit, never a queue.
 type hub struct {
 	mu       sync.Mutex
-	hosts    topic[GrantEvent]
-	requests topic[View]
+	hosts    topic
+	requests topic
 }
 
-func newHub(buffer int) *hub {
-	return &hub{hosts: newTopic[GrantEvent](buffer), requests: newTopic[View](buffer)}
+func newHub() *hub {
+	return &hub{hosts: newTopic(), requests: newTopic()}
 }
 
-func (h *hub) subscribeHost(hostID string) *subscription[GrantEvent] {
+func (h *hub) subscribeHost(hostID string) *subscription { return h.subscribe(&h.hosts, hostID) }
+func (h *hub) subscribeRequest(id string) *subscription  { return h.subscribe(&h.requests, id) }
+func (h *hub) unsubscribeHost(s *subscription)           { h.unsubscribe(&h.hosts, s) }
+func (h *hub) unsubscribeRequest(s *subscription)        { h.unsubscribe(&h.requests, s) }
+func (h *hub) wakeHost(hostID string)                    { h.wake(&h.hosts, hostID) }
+func (h *hub) wakeRequest(id string)                     { h.wake(&h.requests, id) }
+func (h *hub) subscribe(t *topic, key string) *subscription {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.hosts.add(hostID)
+	return t.add(key)
 }
 
-func (h *hub) subscribeRequest(id string) *subscription[View] {
+func (h *hub) unsubscribe(t *topic, s *subscription) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.requests.add(id)
+	t.remove(s)
 }
 
-func (h *hub) unsubscribeHost(s *subscription[GrantEvent]) {
+func (h *hub) wake(t *topic, key string) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.hosts.remove(s)
+	t.wake(key)
 }
 
-func (h *hub) unsubscribeRequest(s *subscription[View]) {
+// wakeAllRequests wakes every request watcher: after notes may have been
+// lost, each re-reads its request.
+func (h *hub) wakeAllRequests() {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.requests.remove(s)
-}
-
-func (h *hub) publish(out *outbox) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, ev := range out.grants {
-		h.hosts.publish(ev.Grant.HostID, ev)
+	for key := range h.requests.subs {
+		h.requests.wake(key)
 	}
-	for _, v := range out.views {
-		h.requests.publish(v.Request.ID, v)
+}
+
+// publish wakes the watchers of what a committed transaction changed.
+func (h *hub) publish(out *outbox) {
+	for host := range out.hosts {
+		h.wakeHost(host)
+	}
+	for _, r := range out.requests {
+		h.wakeRequest(r.ID)
 	}
 }
 
@@ -62,35 +72,33 @@ func (h *hub) hostWatchers() int {
 	return h.hosts.count
 }
 
-type subscription[T any] struct {
-	key string
-	ch  chan T
+// subscription is one watcher; wake holds at most one pending wake-up.
+type subscription struct {
+	key  string
+	wake chan struct{}
 }
 
 // topic is not safe for concurrent use; hub.mu guards it.
-type topic[T any] struct {
-	subs   map[string]map[*subscription[T]]struct{}
-	buffer int
-	count  int
+type topic struct {
+	subs  map[string]map[*subscription]struct{}
+	count int
 }
 
-func newTopic[T any](buffer int) topic[T] {
-	return topic[T]{subs: map[string]map[*subscription[T]]struct{}{}, buffer: buffer}
+func newTopic() topic {
+	return topic{subs: map[string]map[*subscription]struct{}{}}
 }
 
-func (t *topic[T]) add(key string) *subscription[T] {
-	s := &subscription[T]{key: key, ch: make(chan T, t.buffer)}
+func (t *topic) add(key string) *subscription {
+	s := &subscription{key: key, wake: make(chan struct{}, 1)}
 	if t.subs[key] == nil {
-		t.subs[key] = map[*subscription[T]]struct{}{}
+		t.subs[key] = map[*subscription]struct{}{}
 	}
 	t.subs[key][s] = struct{}{}
 	t.count++
 	return s
 }
 
-// remove closes s's channel once, whether called by the watcher or by
-// publish dropping a slow watcher.
-func (t *topic[T]) remove(s *subscription[T]) {
+func (t *topic) remove(s *subscription) {
 	set := t.subs[s.key]
 	if _, ok := set[s]; !ok {
 		return
@@ -100,42 +108,43 @@ func (t *topic[T]) remove(s *subscription[T]) {
 		delete(t.subs, s.key)
 	}
 	t.count--
-	close(s.ch)
 }
 
-func (t *topic[T]) publish(key string, v T) {
+func (t *topic) wake(key string) {
 	for s := range t.subs[key] {
 		select {
-		case s.ch <- v:
-		default:
-			t.remove(s)
+		case s.wake <- struct{}{}:
+		default: // already pending
 		}
 	}
 }
 
-// outbox collects what a transaction changed, published after commit.
+// outbox collects what a transaction changed: the hosts whose grants
+// changed and the requests, for wake-ups, notes and metrics after commit.
 type outbox struct {
-	grants   []GrantEvent
+	hosts    map[string]bool
 	requests []store.Request
-	views    []View
 	// mfaResults and reevaluated are counted after commit.
 	mfaResults  []string
 	reevaluated int
 }
 
-func (o *outbox) grant(ev GrantEvent)     { o.grants = append(o.grants, ev) }
+func (o *outbox) grant(hostID string) {
+	if o.hosts == nil {
+		o.hosts = map[string]bool{}
+	}
+	o.hosts[hostID] = true
+}
+
 func (o *outbox) request(r store.Request) { o.requests = append(o.requests, r) }
 func (o *outbox) mfa(result string)       { o.mfaResults = append(o.mfaResults, result) }
 
-// resolve attaches grants to the changed requests, inside the transaction,
-// so watchers get whole views.
-func (o *outbox) resolve(tx *store.Tx) error {
-	for _, r := range o.requests {
-		v, err := viewOf(tx, r)
-		if err != nil {
-			return err
-		}
-		o.views = append(o.views, v)
+// notify tells the other replicas, at commit, what to re-read.
+func (o *outbox) notify(tx *store.Tx) {
+	for host := range o.hosts {
+		tx.Notify(noteHost + host)
 	}
-	return nil
+	for _, r := range o.requests {
+		tx.Notify(noteRequest + r.ID)
+	}
 }

@@ -23,7 +23,7 @@ func reevalWorld(t *testing.T) (*world, *policy.Source) {
 	t.Helper()
 	w := newWorld(t, reevalPolicy)
 	src := policy.Static(mustPolicy(t, reevalPolicy))
-	w.s = New(Config{Store: w.db, Policy: src, Now: w.c.now, WatchBuffer: 16, Observer: w.obs})
+	w.s = New(Config{Store: w.db, Policy: src, Now: w.c.now, Observer: w.obs})
 	return w, src
 }
 
@@ -65,7 +65,7 @@ func TestReevaluationRevokesWhatIsNoLongerAllowed(t *testing.T) {
 	events := make(chan GrantEvent, 16)
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	go w.s.WatchGrants(wctx, "prod-1", func(ev GrantEvent) error { events <- ev; return nil })
+	go w.s.WatchGrants(wctx, "prod-1", 0, func(ev GrantEvent) error { events <- ev; return nil })
 	<-events // SYNCED
 
 	olga, _ := w.s.RequestElevation(ctx, elevation("prod-1", "olga", 1))

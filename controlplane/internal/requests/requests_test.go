@@ -41,12 +41,23 @@ func setup(t *testing.T) (*Service, *store.Store, *clock) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
+	c := &clock{t: time.Date(2025, 1, 6, 10, 0, 0, 0, time.UTC)}
+	addHosts(t, db, c)
+	return newService(t, db, c), db, c
+}
+
+func newService(t *testing.T, db *store.Store, c *clock) *Service {
+	t.Helper()
 	pol, err := policy.Parse("policy.yaml", []byte(testPolicy))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{t: time.Date(2025, 1, 6, 10, 0, 0, 0, time.UTC)}
-	err = db.Update(context.Background(), func(tx *store.Tx) error {
+	return New(Config{Store: db, Policy: policy.Static(pol), Now: c.now})
+}
+
+func addHosts(t *testing.T, db *store.Store, c *clock) {
+	t.Helper()
+	err := db.Update(context.Background(), func(tx *store.Tx) error {
 		for id, env := range map[string]string{"dev-1": "dev", "prod-1": "prod"} {
 			if err := tx.InsertHost(store.Host{ID: id, Hostname: id, Labels: map[string]string{"env": env}, EnrolledAt: c.now()}); err != nil {
 				return err
@@ -57,7 +68,6 @@ func setup(t *testing.T) (*Service, *store.Store, *clock) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return New(Config{Store: db, Policy: policy.Static(pol), Now: c.now, WatchBuffer: 4}), db, c
 }
 
 func elevation(host, user string, session uint32) Elevation {
@@ -83,7 +93,7 @@ func TestExpiryRemovesGrant(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	events := make(chan GrantEvent, 8)
-	go s.WatchGrants(ctx, "dev-1", func(ev GrantEvent) error { events <- ev; return nil })
+	go s.WatchGrants(ctx, "dev-1", 0, func(ev GrantEvent) error { events <- ev; return nil })
 	if ev := <-events; ev.Kind != Synced {
 		t.Fatalf("first event %+v", ev)
 	}
@@ -179,32 +189,52 @@ func TestApprovalsAndCancel(t *testing.T) {
 	}
 }
 
-func TestSlowWatcherIsDropped(t *testing.T) {
+// TestSlowWatcherCostsNoQueue: a watcher that stops reading is not
+// dropped; once it reads again it gets every change, in order.
+func TestSlowWatcherCostsNoQueue(t *testing.T) {
 	s, _, _ := setup(t)
-	ctx := context.Background()
-	block := make(chan struct{})
-	done := make(chan error, 1)
-	synced := make(chan struct{})
-	go func() {
-		done <- s.WatchGrants(ctx, "dev-1", func(ev GrantEvent) error {
-			if ev.Kind == Synced {
-				close(synced)
-				<-block // never reads again: the queue (4) fills up
-			}
-			return nil
-		})
-	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	block, synced := make(chan struct{}), make(chan struct{})
+	events := make(chan GrantEvent, 64)
+	go s.WatchGrants(ctx, "dev-1", 0, func(ev GrantEvent) error {
+		if ev.Kind == Synced {
+			close(synced)
+			<-block // does not read while the changes are made
+		}
+		events <- ev
+		return nil
+	})
 	<-synced
+	var want []int64
 	for range 6 {
-		if _, err := s.RequestElevation(ctx, elevation("dev-1", "alice", 1)); err != nil {
+		v, err := s.RequestElevation(ctx, elevation("dev-1", "alice", 1))
+		if err != nil {
 			t.Fatal(err)
 		}
+		want = append(want, v.Grant.Revision)
 	}
-	if n := s.ConnectedHosts(); n != 0 {
-		t.Fatalf("slow watcher still subscribed (%d)", n)
+	if n := s.ConnectedHosts(); n != 1 {
+		t.Fatalf("%d watchers, want the slow one still subscribed", n)
 	}
 	close(block)
-	if err := <-done; !errors.Is(err, errdefs.ErrUnavailable) {
-		t.Fatalf("slow watcher ended with %v, want ErrUnavailable", err)
+	if ev := next(t, events); ev.Kind != Synced {
+		t.Fatalf("first event %+v", ev)
+	}
+	for _, rev := range want {
+		if ev := next(t, events); ev.Kind != Upsert || ev.Revision != rev {
+			t.Fatalf("got %+v, want UPSERT at revision %d", ev, rev)
+		}
+	}
+}
+
+func next(t *testing.T, events <-chan GrantEvent) GrantEvent {
+	t.Helper()
+	select {
+	case ev := <-events:
+		return ev
+	case <-time.After(10 * time.Second):
+		t.Fatal("no grant event within 10s")
+		return GrantEvent{}
 	}
 }

@@ -41,9 +41,7 @@ type Config struct {
 	Policy PolicySource
 	// Now is the clock; defaults to time.Now.
 	Now func() time.Time
-	// WatchBuffer bounds each watcher's queue.
-	WatchBuffer int
-	Observer    Observer
+	Observer Observer
 	Log         *slog.Logger
 }
 
@@ -55,10 +53,12 @@ type Service struct {
 	observer Observer
 	log      *slog.Logger
 	hub      *hub
+	// feed learns of other replicas' commits; nil without replicas.
+	feed *feed
 
-	// writeMu spans each write transaction and the publication of its
-	// events, so watchers see changes in commit (revision) order: an agent
-	// must never receive a grant's REMOVE before its UPSERT.
+	// writeMu serialises this process's write transactions: SQLite takes
+	// one writer at a time anyway, and on PostgreSQL a replica then never
+	// conflicts with itself, only with other replicas.
 	writeMu sync.Mutex
 }
 
@@ -74,11 +74,10 @@ func New(cfg Config) *Service {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
-	buffer := cfg.WatchBuffer
-	if buffer <= 0 {
-		buffer = 256
+	s.hub = newHub()
+	if cfg.Store.Shared() {
+		s.feed = newFeed()
 	}
-	s.hub = newHub(buffer)
 	return s
 }
 
@@ -89,8 +88,9 @@ func (nopObserver) MFAResult(string)            {}
 func (nopObserver) GrantRevokedByReevaluation() {}
 func (nopObserver) BreakGlassReported()         {}
 
-// write runs fn in a transaction and, once committed, publishes the events
-// fn queued and reports new request statuses.
+// write runs fn in a transaction (again from scratch if the database asks
+// for a retry) and, once committed, wakes this process's watchers of what
+// fn changed; the transaction's notes wake the other replicas' watchers.
 func (s *Service) write(ctx context.Context, fn func(tx *store.Tx, out *outbox) error) error {
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
@@ -100,14 +100,15 @@ func (s *Service) write(ctx context.Context, fn func(tx *store.Tx, out *outbox) 
 		if err := fn(tx, out); err != nil {
 			return err
 		}
-		return out.resolve(tx)
+		out.notify(tx)
+		return nil
 	})
 	if err != nil {
 		return err
 	}
 	s.hub.publish(out)
-	for _, v := range out.views {
-		s.observer.RequestOutcome(v.Request.Status)
+	for _, r := range out.requests {
+		s.observer.RequestOutcome(r.Status)
 	}
 	for _, r := range out.mfaResults {
 		s.observer.MFAResult(r)

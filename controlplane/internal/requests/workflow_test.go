@@ -88,7 +88,7 @@ func (w *world) open() {
 		w.t.Fatal(err)
 	}
 	w.db, w.obs = db, &countingObserver{mfa: map[string]int{}}
-	w.s = New(Config{Store: db, Policy: policy.Static(pol), Now: w.c.now, WatchBuffer: 16, Observer: w.obs})
+	w.s = New(Config{Store: db, Policy: policy.Static(pol), Now: w.c.now, Observer: w.obs})
 }
 
 func (w *world) person(name string, groups ...string) string {

@@ -36,9 +36,9 @@ func factsMap(f *agentv1.HostFacts) map[string]string {
 	}
 }
 
-func (a *agentService) WatchGrants(_ *agentv1.WatchGrantsRequest, stream grpc.ServerStreamingServer[agentv1.GrantEvent]) error {
+func (a *agentService) WatchGrants(req *agentv1.WatchGrantsRequest, stream grpc.ServerStreamingServer[agentv1.GrantEvent]) error {
 	host := identityFrom(stream.Context()).Name
-	err := a.core.WatchGrants(stream.Context(), host, func(ev requests.GrantEvent) error {
+	err := a.core.WatchGrants(stream.Context(), host, req.GetFromRevision(), func(ev requests.GrantEvent) error {
 		return stream.Send(eventToProto(ev))
 	})
 	return toStatus(err)

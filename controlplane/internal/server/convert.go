@@ -26,9 +26,10 @@ var scopeToProto = map[store.Scope]commonv1.GrantScope{
 }
 
 var kindToProto = map[requests.EventKind]agentv1.GrantEvent_Kind{
-	requests.Upsert: agentv1.GrantEvent_KIND_UPSERT,
-	requests.Remove: agentv1.GrantEvent_KIND_REMOVE,
-	requests.Synced: agentv1.GrantEvent_KIND_SYNCED,
+	requests.Upsert:  agentv1.GrantEvent_KIND_UPSERT,
+	requests.Remove:  agentv1.GrantEvent_KIND_REMOVE,
+	requests.Synced:  agentv1.GrantEvent_KIND_SYNCED,
+	requests.Resumed: agentv1.GrantEvent_KIND_RESUMED,
 }
 
 func statusFromProto(s commonv1.RequestStatus) (store.Status, bool) {
@@ -90,7 +91,7 @@ func grantToProto(g store.Grant) *commonv1.Grant {
 
 func eventToProto(ev requests.GrantEvent) *agentv1.GrantEvent {
 	out := &agentv1.GrantEvent{Kind: kindToProto[ev.Kind], Revision: ev.Revision, Reason: ev.Reason}
-	if ev.Kind != requests.Synced {
+	if ev.Kind == requests.Upsert || ev.Kind == requests.Remove {
 		out.Grant = grantToProto(ev.Grant)
 	}
 	return out

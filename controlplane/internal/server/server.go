@@ -80,7 +80,7 @@ func (s *Server) open(ctx context.Context) error {
 	if err := s.openTelemetry(m); err != nil {
 		return err
 	}
-	s.core = requests.New(requests.Config{Store: s.store, Policy: s.policy, WatchBuffer: s.cfg.WatchBuffer, Observer: lifecycleObserver{m, s.tel}, Log: s.log})
+	s.core = requests.New(requests.Config{Store: s.store, Policy: s.policy, Observer: lifecycleObserver{m, s.tel}, Log: s.log})
 	m.watchCore(s.core)
 	signer, err := breakglass.LoadOrCreate(layout, auth, time.Now())
 	if err != nil {
@@ -183,6 +183,8 @@ func (s *Server) Run(ctx context.Context, reload <-chan os.Signal) error {
 	wg.Go(func() { s.core.RunReevaluation(loops, s.cfg.PolicyPoll) })
 	wg.Go(func() { s.tel.RunRetention(loops) })
 	wg.Go(func() { s.exports.Run(loops) })
+	wg.Go(func() { s.core.RunFanout(loops, s.cfg.FanoutPoll) })
+	wg.Go(func() { s.core.RunPrune(loops, s.cfg.ChangeRetention) })
 	errs := make(chan error, 2)
 	go func() { errs <- s.grpc.Serve(s.grpcLis) }()
 	go func() { errs <- s.serveHTTP() }()

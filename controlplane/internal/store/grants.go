@@ -86,11 +86,16 @@ func (t *Tx) grants(query string, args ...any) ([]Grant, error) {
 }
 
 func scanGrant(row scanner) (Grant, error) {
+	return scanGrantAfter(row)
+}
+
+// scanGrantAfter scans the columns in before, then a grant's.
+func scanGrantAfter(row scanner, before ...any) (Grant, error) {
 	var g Grant
 	var uid, session, granted, expires, ended, breakGlass int64
 	var scope, state, commands, approvers string
-	err := row.Scan(&g.ID, &g.RequestID, &g.HostID, &g.User, &uid, &scope, &session, &granted, &expires,
-		&commands, &approvers, &g.Role, &state, &ended, &g.Revision, &breakGlass, &g.WorkloadID)
+	err := row.Scan(append(before, &g.ID, &g.RequestID, &g.HostID, &g.User, &uid, &scope, &session, &granted, &expires,
+		&commands, &approvers, &g.Role, &state, &ended, &g.Revision, &breakGlass, &g.WorkloadID)...)
 	if err != nil {
 		return Grant{}, err
 	}

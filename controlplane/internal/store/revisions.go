@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -116,4 +117,46 @@ func (t *Tx) PruneGrantChanges(before time.Time) (int64, error) {
 		return 0, fmt.Errorf("prune grant changes: %w", err)
 	}
 	return res.RowsAffected()
+}
+
+// HostChange is a change of one host's grants with the grant as it is
+// stored now.
+type HostChange struct {
+	GrantChange
+	Grant Grant
+}
+
+// HostChanges lists a host's changes after revision with their grants,
+// oldest first, at most limit of them: what a watcher of the host has
+// not yet been sent.
+func (t *Tx) HostChanges(hostID string, after int64, limit int) ([]HostChange, error) {
+	rows, err := t.query(`SELECT c.revision, c.host_id, c.grant_id, c.kind, c.created_at, c.reason, `+prefixed("g.", grantColumns)+`
+		FROM grant_changes c JOIN grants g ON g.id = c.grant_id
+		WHERE c.host_id = ? AND c.revision > ? ORDER BY c.revision LIMIT ?`, hostID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list host changes: %w", err)
+	}
+	defer rows.Close()
+	var out []HostChange
+	for rows.Next() {
+		var c HostChange
+		var kind string
+		var at int64
+		g, err := scanGrantAfter(rows, &c.Revision, &c.HostID, &c.GrantID, &kind, &at, &c.Reason)
+		if err != nil {
+			return nil, err
+		}
+		c.Kind, c.At, c.Grant = ChangeKind(kind), fromUnixNano(at), g
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// prefixed qualifies each column of a comma-separated list.
+func prefixed(prefix, columns string) string {
+	parts := strings.Split(columns, ",")
+	for i, p := range parts {
+		parts[i] = prefix + strings.TrimSpace(p)
+	}
+	return strings.Join(parts, ", ")
 }

@@ -37,6 +37,9 @@ const (
 	// The snapshot is complete: grants not named since the stream opened
 	// must be removed.
 	GrantEvent_KIND_SYNCED GrantEvent_Kind = 3
+	// The changes after the requested from_revision have been sent; the
+	// host's other grants stand. Only sent to a host that asked to resume.
+	GrantEvent_KIND_RESUMED GrantEvent_Kind = 4
 )
 
 // Enum value maps for GrantEvent_Kind.
@@ -46,12 +49,14 @@ var (
 		1: "KIND_UPSERT",
 		2: "KIND_REMOVE",
 		3: "KIND_SYNCED",
+		4: "KIND_RESUMED",
 	}
 	GrantEvent_Kind_value = map[string]int32{
 		"KIND_UNSPECIFIED": 0,
 		"KIND_UPSERT":      1,
 		"KIND_REMOVE":      2,
 		"KIND_SYNCED":      3,
+		"KIND_RESUMED":     4,
 	}
 )
 
@@ -306,7 +311,13 @@ func (x *EnrollResponse) GetLabels() map[string]string {
 }
 
 type WatchGrantsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// from_revision, when above 0, is the revision of the last SYNCED,
+	// RESUMED or change the host applied: the server then sends only the
+	// changes after it and RESUMED. When it cannot (the revision is unknown
+	// to the database, or older than the change log keeps) it sends a
+	// snapshot and SYNCED instead. 0 always asks for a snapshot.
+	FromRevision  int64 `protobuf:"varint,1,opt,name=from_revision,json=fromRevision,proto3" json:"from_revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -339,6 +350,13 @@ func (x *WatchGrantsRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use WatchGrantsRequest.ProtoReflect.Descriptor instead.
 func (*WatchGrantsRequest) Descriptor() ([]byte, []int) {
 	return file_zpam_agent_v1_agent_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *WatchGrantsRequest) GetFromRevision() int64 {
+	if x != nil {
+		return x.FromRevision
+	}
+	return 0
 }
 
 type GrantEvent struct {
@@ -617,19 +635,21 @@ const file_zpam_agent_v1_agent_proto_rawDesc = "" +
 	"\x06labels\x18\x04 \x03(\v2).zpam.agent.v1.EnrollResponse.LabelsEntryR\x06labels\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x14\n" +
-	"\x12WatchGrantsRequest\"\xf2\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"9\n" +
+	"\x12WatchGrantsRequest\x12#\n" +
+	"\rfrom_revision\x18\x01 \x01(\x03R\ffromRevision\"\x84\x02\n" +
 	"\n" +
 	"GrantEvent\x122\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1e.zpam.agent.v1.GrantEvent.KindR\x04kind\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x03R\brevision\x12+\n" +
 	"\x05grant\x18\x03 \x01(\v2\x15.zpam.common.v1.GrantR\x05grant\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"O\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"a\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vKIND_UPSERT\x10\x01\x12\x0f\n" +
 	"\vKIND_REMOVE\x10\x02\x12\x0f\n" +
-	"\vKIND_SYNCED\x10\x03\"\xef\x01\n" +
+	"\vKIND_SYNCED\x10\x03\x12\x10\n" +
+	"\fKIND_RESUMED\x10\x04\"\xef\x01\n" +
 	"\x10ElevationRequest\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x10\n" +
 	"\x03uid\x18\x02 \x01(\rR\x03uid\x125\n" +

@@ -41,7 +41,9 @@ type AgentServiceClient interface {
 	// It is the only call accepted without a client certificate.
 	Enroll(ctx context.Context, in *EnrollRequest, opts ...grpc.CallOption) (*EnrollResponse, error)
 	// WatchGrants streams the calling host's grants: a snapshot of the active
-	// ones, a SYNCED marker, then every change as it happens.
+	// ones and a SYNCED marker (or, resuming from a revision, the changes
+	// since and a RESUMED marker), then every change as it happens, from
+	// whichever replica of the control plane made it.
 	WatchGrants(ctx context.Context, in *WatchGrantsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[GrantEvent], error)
 	// RequestElevation files a request for a local user the agent identified.
 	RequestElevation(ctx context.Context, in *ElevationRequest, opts ...grpc.CallOption) (*v1.Request, error)
@@ -139,7 +141,9 @@ type AgentServiceServer interface {
 	// It is the only call accepted without a client certificate.
 	Enroll(context.Context, *EnrollRequest) (*EnrollResponse, error)
 	// WatchGrants streams the calling host's grants: a snapshot of the active
-	// ones, a SYNCED marker, then every change as it happens.
+	// ones and a SYNCED marker (or, resuming from a revision, the changes
+	// since and a RESUMED marker), then every change as it happens, from
+	// whichever replica of the control plane made it.
 	WatchGrants(*WatchGrantsRequest, grpc.ServerStreamingServer[GrantEvent]) error
 	// RequestElevation files a request for a local user the agent identified.
 	RequestElevation(context.Context, *ElevationRequest) (*v1.Request, error)
