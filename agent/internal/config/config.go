@@ -20,8 +20,9 @@ const (
 
 // Config is agent.yaml. Field names are the YAML keys users write.
 type Config struct {
-	// Server is the control plane's gRPC address, HOST:PORT.
-	Server string `yaml:"server"`
+	// Server is the control plane's gRPC address, HOST:PORT, or the
+	// addresses of its replicas, tried in order.
+	Server Servers `yaml:"server"`
 	// JoinToken is needed only until the host is enrolled.
 	JoinToken string `yaml:"join_token"`
 	// CA is a PEM file to verify the server with instead of the token's
@@ -88,12 +89,8 @@ func (c *Config) setDefaults() {
 }
 
 func (c *Config) checkServer() error {
-	if c.Server == "" {
-		return fieldErr("server", "the control plane address is missing; set server: HOST:PORT in agent.yaml or pass --server HOST:PORT")
-	}
-	host, port, err := net.SplitHostPort(c.Server)
-	if err != nil || host == "" || port == "" {
-		return fieldErr("server", "%q is not a HOST:PORT address like cp.example.com:7443", c.Server)
+	if err := c.Server.check(); err != nil {
+		return &FieldError{Field: "server", Err: err}
 	}
 	return nil
 }

@@ -66,7 +66,7 @@ func TestFlagOverridesAreNamedInErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.Config.Server = "bad"
+	f.Config.Server = Servers{"bad"}
 	f.SetByFlag("server", "server")
 	if err := f.Check(); err == nil || !strings.HasPrefix(err.Error(), `--server: "bad" is not a HOST:PORT`) {
 		t.Fatalf("error = %v, want it to name --server", err)
@@ -118,5 +118,29 @@ func TestTelemetryDefaultsOnAndIsChecked(t *testing.T) {
 	f, _ = Load(p, true)
 	if err := f.Check(); err == nil || !strings.Contains(err.Error(), p+":3: telemetry: argv_max_bytes: 10 is out of range; give 64 to 8191") {
 		t.Fatalf("bad argv size: %v", err)
+	}
+}
+
+func TestSeveralServers(t *testing.T) {
+	for body, want := range map[string]string{
+		"server: cp-a:7443, cp-b:7443\n":          "cp-a:7443,cp-b:7443",
+		"server:\n  - cp-a:7443\n  - cp-b:7443\n": "cp-a:7443,cp-b:7443",
+		"server: [cp-a:7443]\n":                   "cp-a:7443",
+	} {
+		f, err := Load(writeFile(t, body), true)
+		if err == nil {
+			err = f.Check()
+		}
+		if err != nil || f.Config.Server.String() != want {
+			t.Errorf("%q: servers %v, %v; want %s", body, f.Config.Server, err, want)
+		}
+	}
+	p := writeFile(t, "server:\n  - cp-a:7443\n  - cp-b\n")
+	f, err := Load(p, true)
+	if err == nil {
+		err = f.Check()
+	}
+	if err == nil || !strings.Contains(err.Error(), p+`:1: server: "cp-b" is not a HOST:PORT address`) {
+		t.Fatalf("error = %v, want the bad replica named", err)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
 
 	agentv1 "github.com/zpam/zpam/proto/zpam/agent/v1"
 	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
@@ -17,7 +19,9 @@ import (
 
 // Options configure Dial.
 type Options struct {
-	Server   string
+	// Servers are the control plane's replicas, HOST:PORT, in order of
+	// preference; one is enough.
+	Servers  []string
 	Identity *Identity
 	Log      *slog.Logger
 	// Backoff paces reconnects; zero means DefaultBackoff.
@@ -41,22 +45,26 @@ type Client struct {
 	identity atomic.Pointer[Identity]
 }
 
-// Dial prepares the connection; it connects lazily and reconnects by itself.
+// Dial prepares the connection; it connects lazily and reconnects by
+// itself. With several servers, gRPC's pick_first policy connects to the
+// first that answers and, when that connection breaks, to the next: the
+// grant stream and unary calls alike move to another replica. Each
+// server's certificate is verified for that server's own host name.
 func Dial(o Options) (*Client, error) {
 	if o.Backoff == (Backoff{}) {
 		o.Backoff = DefaultBackoff
 	}
-	host, err := hostOf(o.Server)
-	if err != nil {
-		return nil, err
-	}
 	c := &Client{log: o.Log, backoff: o.Backoff}
 	c.identity.Store(o.Identity)
-	tlsConf, err := mutualTLS(host, o.Identity, c.Identity)
+	tlsConf, err := mutualTLS(o.Identity, c.Identity)
 	if err != nil {
 		return nil, err
 	}
-	conn, err := grpc.NewClient(o.Server,
+	target, resolver, err := replicas(o.Servers)
+	if err != nil {
+		return nil, err
+	}
+	conn, err := grpc.NewClient(target, grpc.WithResolvers(resolver),
 		grpc.WithTransportCredentials(credentials.NewTLS(tlsConf)),
 		grpc.WithConnectParams(grpc.ConnectParams{Backoff: connBackoff(o.Backoff), MinConnectTimeout: 10 * time.Second}))
 	if err != nil {
@@ -67,6 +75,25 @@ func Dial(o Options) (*Client, error) {
 	c.telemetry, c.audit = agentv1.NewTelemetryServiceClient(conn), agentv1.NewHostAuditServiceClient(conn)
 	c.relay = agentv1.NewRelayServiceClient(conn)
 	return c, nil
+}
+
+// replicas is a resolver that always answers with the configured
+// servers, each named for its own TLS verification.
+func replicas(servers []string) (string, *manual.Resolver, error) {
+	if len(servers) == 0 {
+		return "", nil, fmt.Errorf("no control plane address given")
+	}
+	var endpoints []resolver.Endpoint
+	for _, s := range servers {
+		host, err := hostOf(s)
+		if err != nil {
+			return "", nil, err
+		}
+		endpoints = append(endpoints, resolver.Endpoint{Addresses: []resolver.Address{{Addr: s, ServerName: host}}})
+	}
+	r := manual.NewBuilderWithScheme("zpam-replicas")
+	r.InitialState(resolver.State{Endpoints: endpoints})
+	return r.Scheme() + ":///control-plane", r, nil
 }
 
 // connBackoff keeps gRPC's own reconnect delay within our cap; its default

@@ -23,7 +23,9 @@ import (
 
 // EnrollParams are the inputs of a first enrollment.
 type EnrollParams struct {
-	Server    string
+	// Servers are the control plane's replicas; the first that answers
+	// enrolls the host.
+	Servers   []string
 	JoinToken string
 	// CAFile, when set, replaces the token's fingerprint as the trust anchor.
 	CAFile   string
@@ -50,7 +52,7 @@ func Enroll(ctx context.Context, p EnrollParams) (*Identity, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generate host key: %w", err)
 	}
-	resp, err := callEnroll(ctx, p, t, key)
+	resp, server, err := enrollAny(ctx, p, t, key)
 	if err != nil {
 		return nil, err
 	}
@@ -61,12 +63,30 @@ func Enroll(ctx context.Context, p EnrollParams) (*Identity, error) {
 	if err := id.Save(p.StateDir); err != nil {
 		return nil, err
 	}
-	p.Log.Info("enrolled", "host_id", id.HostID, "server", p.Server, "labels", id.Labels)
+	p.Log.Info("enrolled", "host_id", id.HostID, "server", server, "labels", id.Labels)
 	return id, nil
 }
 
-func callEnroll(ctx context.Context, p EnrollParams, t trust, key *ecdsa.PrivateKey) (*agentv1.EnrollResponse, error) {
-	host, err := hostOf(p.Server)
+// enrollAny asks each server in turn until one answers; a refusal or an
+// untrusted server ends the attempt, since another replica would answer
+// the same.
+func enrollAny(ctx context.Context, p EnrollParams, t trust, key *ecdsa.PrivateKey) (*agentv1.EnrollResponse, string, error) {
+	var errs []error
+	for _, server := range p.Servers {
+		resp, err := callEnroll(ctx, server, p, t, key)
+		if err == nil || IsPermanent(err) || ctx.Err() != nil {
+			return resp, server, err
+		}
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		return nil, "", errors.New("no control plane address given")
+	}
+	return nil, "", errors.Join(errs...)
+}
+
+func callEnroll(ctx context.Context, server string, p EnrollParams, t trust, key *ecdsa.PrivateKey) (*agentv1.EnrollResponse, error) {
+	host, err := hostOf(server)
 	if err != nil {
 		return nil, err
 	}
@@ -76,7 +96,7 @@ func callEnroll(ctx context.Context, p EnrollParams, t trust, key *ecdsa.Private
 		return nil, fmt.Errorf("create CSR: %w", err)
 	}
 	var v verdict
-	conn, err := grpc.NewClient(p.Server, grpc.WithTransportCredentials(credentials.NewTLS(firstContactTLS(host, t, &v))))
+	conn, err := grpc.NewClient(server, grpc.WithTransportCredentials(credentials.NewTLS(firstContactTLS(host, t, &v))))
 	if err != nil {
 		return nil, fmt.Errorf("dial control plane: %w", err)
 	}
@@ -85,10 +105,10 @@ func callEnroll(ctx context.Context, p EnrollParams, t trust, key *ecdsa.Private
 		JoinToken: p.JoinToken, CsrDer: csr, Facts: facts, Labels: p.Labels,
 	})
 	if verr := v.get(); err != nil && verr != nil {
-		return nil, fmt.Errorf("enroll with %s: %w", p.Server, verr)
+		return nil, fmt.Errorf("enroll with %s: %w", server, verr)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("enroll with %s: %w", p.Server, err)
+		return nil, fmt.Errorf("enroll with %s: %w", server, err)
 	}
 	return resp, nil
 }

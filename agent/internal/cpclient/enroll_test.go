@@ -25,7 +25,7 @@ func ctxT(t *testing.T) context.Context {
 }
 
 func params(srv *cptest.Server, dir, token string) cpclient.EnrollParams {
-	return cpclient.EnrollParams{Server: srv.Addr(), JoinToken: token, StateDir: dir, Labels: map[string]string{"env": "dev"}, Log: discard}
+	return cpclient.EnrollParams{Servers: []string{srv.Addr()}, JoinToken: token, StateDir: dir, Labels: map[string]string{"env": "dev"}, Log: discard}
 }
 
 func TestEnrollWithMatchingFingerprint(t *testing.T) {

@@ -17,7 +17,8 @@ import (
 
 type nopHandler struct{ events chan *agentv1.GrantEvent }
 
-func (nopHandler) StreamOpened() {}
+func (nopHandler) StreamOpened()     {}
+func (nopHandler) ResumeFrom() int64 { return 0 }
 func (h nopHandler) HandleGrantEvent(ev *agentv1.GrantEvent) error {
 	h.events <- ev
 	return nil
@@ -30,7 +31,7 @@ func TestRotateSavesOnePairAndPresentsItOnTheNextConnection(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := cpclient.Dial(cpclient.Options{Server: srv.Addr(), Identity: id, Log: discard, Backoff: cpclient.Backoff{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond}})
+	c, err := cpclient.Dial(cpclient.Options{Servers: []string{srv.Addr()}, Identity: id, Log: discard, Backoff: cpclient.Backoff{Min: 10 * time.Millisecond, Max: 50 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}

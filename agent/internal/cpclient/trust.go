@@ -125,15 +125,15 @@ func firstContactTLS(host string, t trust, v *verdict) *tls.Config {
 
 // mutualTLS is the config once enrolled: the stored CA, and whatever
 // certificate current returns at each handshake, so a rotated one is used
-// from the next connection on.
-func mutualTLS(host string, id *Identity, current func() *Identity) (*tls.Config, error) {
+// from the next connection on. ServerName is left to gRPC, which sets it
+// per replica to the host that replica was configured as.
+func mutualTLS(id *Identity, current func() *Identity) (*tls.Config, error) {
 	pool, err := id.CAPool()
 	if err != nil {
 		return nil, err
 	}
 	return &tls.Config{
 		MinVersion: tls.VersionTLS13,
-		ServerName: host,
 		RootCAs:    pool,
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			return &current().Cert, nil

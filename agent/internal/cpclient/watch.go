@@ -14,10 +14,13 @@ import (
 
 // GrantHandler receives the grant stream. StreamOpened comes before the
 // first event of every (re)connected stream, because a SYNCED marker
-// covers only the grants named since its own stream opened.
+// covers only the grants named since its own stream opened. ResumeFrom
+// is asked before each (re)connection: the revision to resume from, 0 for
+// a snapshot.
 type GrantHandler interface {
 	StreamOpened()
 	HandleGrantEvent(*agentv1.GrantEvent) error
+	ResumeFrom() int64
 }
 
 // WatchGrants keeps a grant stream open until ctx ends, reconnecting with
@@ -44,7 +47,8 @@ func (c *Client) WatchGrants(ctx context.Context, h GrantHandler) {
 func (c *Client) watchGrantsOnce(ctx context.Context, h GrantHandler) (received bool, err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	stream, err := c.api.WatchGrants(ctx, &agentv1.WatchGrantsRequest{})
+	from := h.ResumeFrom()
+	stream, err := c.api.WatchGrants(ctx, &agentv1.WatchGrantsRequest{FromRevision: from})
 	if err != nil {
 		return false, err
 	}
@@ -58,9 +62,20 @@ func (c *Client) watchGrantsOnce(ctx context.Context, h GrantHandler) (received 
 			c.setConnected(true)
 			h.StreamOpened()
 		}
+		c.logMarker(ev, from)
 		if err := h.HandleGrantEvent(ev); err != nil {
 			c.log.Error("apply grant event", "kind", ev.GetKind().String(), "grant_id", ev.GetGrant().GetId(), "err", err)
 		}
+	}
+}
+
+// logMarker says whether the stream resumed or started over.
+func (c *Client) logMarker(ev *agentv1.GrantEvent, from int64) {
+	switch ev.GetKind() {
+	case agentv1.GrantEvent_KIND_RESUMED:
+		c.log.Info("grant stream resumed", "from_revision", from, "revision", ev.GetRevision())
+	case agentv1.GrantEvent_KIND_SYNCED:
+		c.log.Info("grant stream synchronised", "from_revision", from, "revision", ev.GetRevision())
 	}
 }
 

@@ -2,6 +2,7 @@ package cpclient_test
 
 import (
 	"context"
+	"net"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/zpam/zpam/agent/internal/cpclient/cptest"
 	"github.com/zpam/zpam/agent/internal/grant"
 	"github.com/zpam/zpam/agent/internal/grant/granttest"
+	agentv1 "github.com/zpam/zpam/proto/zpam/agent/v1"
 	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
 )
 
@@ -33,7 +35,7 @@ func enrolledClient(t *testing.T, srv *cptest.Server) *cpclient.Client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := cpclient.Dial(cpclient.Options{Server: srv.Addr(), Identity: id, Log: discard,
+	c, err := cpclient.Dial(cpclient.Options{Servers: []string{srv.Addr()}, Identity: id, Log: discard,
 		Backoff: cpclient.Backoff{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
@@ -75,4 +77,44 @@ func TestWatchGrantsAppliesAndReconnects(t *testing.T) {
 	if srv.Watches() < 2 {
 		t.Fatalf("%d grant streams opened, want a reconnect", srv.Watches())
 	}
+}
+
+// TestFailsOverToTheNextServer: with the first replica unreachable, the
+// grant stream and unary calls use the next one, verified by its name.
+func TestFailsOverToTheNextServer(t *testing.T) {
+	srv := cptest.New(t)
+	id, err := cpclient.Enroll(ctxT(t), cpclient.EnrollParams{Servers: []string{deadAddr(t), srv.Addr()}, JoinToken: srv.Token(),
+		StateDir: filepath.Join(t.TempDir(), "state"), Log: discard})
+	if err != nil {
+		t.Fatalf("enroll past a dead replica: %v", err)
+	}
+	_, port, _ := net.SplitHostPort(srv.Addr())
+	c, err := cpclient.Dial(cpclient.Options{Servers: []string{deadAddr(t), "localhost:" + port}, Identity: id, Log: discard,
+		Backoff: cpclient.Backoff{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	k := granttest.New()
+	srv.Upsert(testGrant("g-1", 1000))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { c.WatchGrants(ctx, grant.New(k, discard)); close(done) }()
+	defer func() { cancel(); <-done }()
+	eventually(t, "grant from the second replica", func() bool { return slices.Equal(k.IDs(), []string{"g-1"}) })
+	if _, err := c.RequestElevation(ctxT(t), &agentv1.ElevationRequest{User: "alice", Uid: 1000}); err != nil {
+		t.Fatalf("unary call past a dead replica: %v", err)
+	}
+}
+
+// deadAddr is a loopback address nothing listens on.
+func deadAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
 }

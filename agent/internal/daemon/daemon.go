@@ -69,7 +69,9 @@ type Options struct {
 //
 //  1. kernel enforcer opened and attached (mode logged); grant table over
 //     it, telling the event builder of every grant change
-//  2. host identity loaded, or enrolled with the join token
+//  2. host identity loaded, or enrolled with the join token; the grant
+//     cache restored into the kernel, so the stream resumes from its
+//     revision
 //  3. control plane client
 //  4. telemetry spool in the state dir and its uploader: from here on every
 //     event published survives an agent crash
@@ -225,7 +227,7 @@ func (d *Daemon) connect(ctx context.Context) error {
 	d.hostID = id.HostID
 	d.metrics.certExpiry(id.NotAfter())
 	d.hostname, _ = os.Hostname()
-	d.cp, err = cpclient.Dial(cpclient.Options{Server: d.o.Config.Server, Identity: id, Log: d.log, Backoff: d.o.Backoff})
+	d.cp, err = cpclient.Dial(cpclient.Options{Servers: d.o.Config.Server, Identity: id, Log: d.log, Backoff: d.o.Backoff})
 	if err != nil {
 		return err
 	}
@@ -235,6 +237,9 @@ func (d *Daemon) connect(ctx context.Context) error {
 	// control plane's snapshot yet; keep their kernel entries.
 	for _, r := range d.bg.Pending() {
 		d.table.KeepLocal(r.GetGrantId(), r.GetExpiresAt().AsTime())
+	}
+	if err := d.table.Restore(grant.NewCache(d.o.Config.StateDir, id.HostID)); err != nil {
+		d.log.Warn("grant cache unusable; asking for a snapshot", "err", err)
 	}
 	return nil
 }

@@ -79,7 +79,7 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	cp := cptest.New(t)
-	cfg := &config.Config{Server: cp.Addr(), JoinToken: cp.Token(), StateDir: filepath.Join(t.TempDir(), "state"), Socket: filepath.Join(t.TempDir(), "run", "agent.sock")}
+	cfg := &config.Config{Server: config.Servers{cp.Addr()}, JoinToken: cp.Token(), StateDir: filepath.Join(t.TempDir(), "state"), Socket: filepath.Join(t.TempDir(), "run", "agent.sock")}
 	if err := cfg.CheckAndSetDefaults(); err != nil {
 		t.Fatal(err)
 	}

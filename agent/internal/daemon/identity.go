@@ -18,7 +18,7 @@ func (d *Daemon) identity(ctx context.Context) (*cpclient.Identity, error) {
 	ctx, cancel := context.WithTimeout(ctx, d.o.EnrollTimeout)
 	defer cancel()
 	c := d.o.Config
-	p := cpclient.EnrollParams{Server: c.Server, JoinToken: c.JoinToken, CAFile: c.CA, Labels: c.Labels, StateDir: c.StateDir, Log: d.log}
+	p := cpclient.EnrollParams{Servers: c.Server, JoinToken: c.JoinToken, CAFile: c.CA, Labels: c.Labels, StateDir: c.StateDir, Log: d.log}
 	b := d.o.Backoff
 	for {
 		id, err := d.loadOrEnroll(ctx, p)
@@ -26,7 +26,7 @@ func (d *Daemon) identity(ctx context.Context) (*cpclient.Identity, error) {
 			return id, err
 		}
 		delay := b.Next()
-		d.log.Warn("enrollment failed; retrying", "server", c.Server, "err", err, "retry_in", delay)
+		d.log.Warn("enrollment failed; retrying", "server", c.Server.String(), "err", err, "retry_in", delay)
 		if !sleep(ctx, delay) {
 			return nil, fmt.Errorf("enroll: gave up after %s: %w", d.o.EnrollTimeout, err)
 		}

@@ -64,7 +64,7 @@ func TestRootElevatedSudoSessionIsAttributed(t *testing.T) {
 	u := realUser(t, "zpam-dtel")
 	uid, _ := strconv.Atoi(u.Uid)
 	cp := cptest.New(t)
-	cfg := &config.Config{Server: cp.Addr(), JoinToken: cp.Token(), StateDir: filepath.Join(t.TempDir(), "state"),
+	cfg := &config.Config{Server: config.Servers{cp.Addr()}, JoinToken: cp.Token(), StateDir: filepath.Join(t.TempDir(), "state"),
 		Socket: filepath.Join(t.TempDir(), "agent.sock"), PinDir: pinDir, Mode: kernel.ModeSignal}
 	if err := cfg.CheckAndSetDefaults(); err != nil {
 		t.Fatal(err)

@@ -12,18 +12,25 @@ import (
 	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
 )
 
-// StreamOpened starts a new snapshot: SYNCED will keep only what the new
-// stream names.
+// StreamOpened starts a new stream: a snapshot's SYNCED will keep only
+// what the new stream names, and the revision waits for its marker.
 func (t *Table) StreamOpened() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.seen = map[string]bool{}
+	t.live = false
 }
 
 // HandleGrantEvent applies one event of the grant stream.
 func (t *Table) HandleGrantEvent(ev *agentv1.GrantEvent) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	err := t.apply(ev)
+	t.advance(ev)
+	return err
+}
+
+func (t *Table) apply(ev *agentv1.GrantEvent) error {
 	switch ev.GetKind() {
 	case agentv1.GrantEvent_KIND_UPSERT:
 		return t.upsert(ev.GetGrant())
@@ -32,6 +39,8 @@ func (t *Table) HandleGrantEvent(ev *agentv1.GrantEvent) error {
 		return t.remove(ev.GetGrant().GetId(), fmt.Errorf("%w: %s", ErrEnded, ev.GetReason()))
 	case agentv1.GrantEvent_KIND_SYNCED:
 		return t.synced()
+	case agentv1.GrantEvent_KIND_RESUMED:
+		return nil
 	}
 	return fmt.Errorf("unknown grant event kind %v", ev.GetKind())
 }

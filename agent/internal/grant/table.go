@@ -71,6 +71,12 @@ type Table struct {
 	// them yet, must not remove them.
 	local   map[string]time.Time
 	observe Observer
+	// rev is the revision applied in full; live says the current stream
+	// is past its SYNCED or RESUMED marker. cache, when set, keeps both
+	// across restarts.
+	rev   int64
+	live  bool
+	cache *Cache
 }
 
 // New makes an empty table over k.

@@ -33,12 +33,12 @@ func newHarness(t *testing.T) *harness {
 	t.Helper()
 	cp := cptest.New(t)
 	id, err := cpclient.Enroll(context.Background(), cpclient.EnrollParams{
-		Server: cp.Addr(), JoinToken: cp.Token(), StateDir: filepath.Join(t.TempDir(), "state"), Log: discardLog(),
+		Servers: []string{cp.Addr()}, JoinToken: cp.Token(), StateDir: filepath.Join(t.TempDir(), "state"), Log: discardLog(),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := cpclient.Dial(cpclient.Options{Server: cp.Addr(), Identity: id, Log: discardLog(), Backoff: fast})
+	c, err := cpclient.Dial(cpclient.Options{Servers: []string{cp.Addr()}, Identity: id, Log: discardLog(), Backoff: fast})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -58,7 +58,7 @@ func TestFlagsOverrideTheFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Server != "flag:2" || c.Socket != "/run/file.sock" || c.Mode != kernel.ModeAudit || c.Labels["env"] != "dev" {
+	if c.Server.String() != "flag:2" || c.Socket != "/run/file.sock" || c.Mode != kernel.ModeAudit || c.Labels["env"] != "dev" {
 		t.Fatalf("config = %+v; want flag server and mode, file socket and labels", c)
 	}
 }

@@ -55,3 +55,21 @@ func (v labelsValue) Set(s string) error {
 }
 
 func (labelsValue) Type() string { return "k=v,…" }
+
+// serversValue is --server HOST:PORT[,HOST:PORT…]; checked with the
+// rest of the config, so that the error names the bad address.
+type serversValue struct{ servers *config.Servers }
+
+func (v serversValue) String() string {
+	if v.servers == nil {
+		return ""
+	}
+	return v.servers.String()
+}
+
+func (v serversValue) Set(s string) error {
+	*v.servers = config.ParseServers(s)
+	return nil
+}
+
+func (serversValue) Type() string { return "HOST:PORT[,…]" }

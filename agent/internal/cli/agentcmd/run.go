@@ -38,7 +38,7 @@ func (f *runFlags) command(version string) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.StringVar(&f.configPath, "config", config.DefaultPath, "agent config file (optional unless given)")
-	fl.StringVar(&f.c.Server, "server", "", "control plane address, HOST:PORT")
+	fl.Var(serversValue{&f.c.Server}, "server", "control plane address HOST:PORT, or several replicas cp-a:7443,cp-b:7443 tried in order")
 	fl.StringVar(&f.c.JoinToken, "join-token", "", "join token for the first enrollment")
 	fl.StringVar(&f.c.CA, "ca", "", "CA certificate file to verify the control plane with, instead of the token's fingerprint")
 	fl.StringVar(&f.c.StateDir, "state-dir", config.DefaultStateDir, "where the host identity is kept")

@@ -43,11 +43,11 @@ func Start(t testing.TB, k *granttest.Kernel) *Agent {
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a := &Agent{CP: cptest.New(t), Kernel: k, Denials: &Denials{}, Socket: filepath.Join(t.TempDir(), "run", "agent.sock")}
-	id, err := cpclient.Enroll(context.Background(), cpclient.EnrollParams{Server: a.CP.Addr(), JoinToken: a.CP.Token(), StateDir: t.TempDir(), Log: log})
+	id, err := cpclient.Enroll(context.Background(), cpclient.EnrollParams{Servers: []string{a.CP.Addr()}, JoinToken: a.CP.Token(), StateDir: t.TempDir(), Log: log})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.Client, err = cpclient.Dial(cpclient.Options{Server: a.CP.Addr(), Identity: id, Log: log, Backoff: cpclient.Backoff{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond}})
+	a.Client, err = cpclient.Dial(cpclient.Options{Servers: []string{a.CP.Addr()}, Identity: id, Log: log, Backoff: cpclient.Backoff{Min: 10 * time.Millisecond, Max: 100 * time.Millisecond}})
 	if err != nil {
 		t.Fatal(err)
 	}
