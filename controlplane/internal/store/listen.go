@@ -55,8 +55,12 @@ func (s *Store) Listen(ctx context.Context, l Listener, logErr func(error)) erro
 		return errors.New("listen: only PostgreSQL has replicas to listen to")
 	}
 	pl := &pgxlisten.Listener{
-		Connect:        func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, s.url) },
-		LogError:       func(_ context.Context, err error) { logErr(err) },
+		Connect: func(ctx context.Context) (*pgx.Conn, error) { return pgx.Connect(ctx, s.url) },
+		LogError: func(ctx context.Context, err error) {
+			if ctx.Err() == nil {
+				logErr(err)
+			}
+		},
 		ReconnectDelay: listenRetry,
 	}
 	pl.Handle(changesChannel, listenHandler{l})
