@@ -73,6 +73,7 @@ bench: build ## benchmarks (figures and method in BENCHMARKS.md)
 	go test ./controlplane/internal/telemetry/ -run '^$$' -bench Ingest -benchtime 400x -cpu 2
 	go test ./controlplane/internal/server/ -run '^$$' -bench Upload -benchtime 400x -cpu 2
 	go run ./tests/bench/vmbench $(VMBENCHFLAGS)
+	go test -count=1 ./tests/bench/replicas -run '^$$' -bench . -benchtime 1x -args -bin $(CURDIR)/$(BIN) $(HABENCHFLAGS)
 
 packages: build ## .deb and .rpm of pam-agent and pam-controlplane into dist/ (or DIST=dir)
 	@mkdir -p $(or $(DIST),dist)
