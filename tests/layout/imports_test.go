@@ -23,6 +23,7 @@ var owners = map[string][]string{
 	"database/sql":                   {"controlplane/internal/store"},
 	"github.com/elastic/go-libaudit": {"agent/internal/audit"},
 	"github.com/jackc/pgx":           {"controlplane/internal/store"},
+	"github.com/jackc/pgxlisten":     {"controlplane/internal/store"},
 }
 
 type pkg struct {

@@ -33,6 +33,9 @@ type Observer interface {
 	GrantRevokedByReevaluation()
 	// BreakGlassReported counts break-glass windows on their first report.
 	BreakGlassReported()
+	// GrantStreamOpened is called when a host's grant stream has resumed
+	// from its revision (resumed) or been sent a snapshot.
+	GrantStreamOpened(resumed bool)
 }
 
 // Config configures a Service.
@@ -40,9 +43,9 @@ type Config struct {
 	Store  *store.Store
 	Policy PolicySource
 	// Now is the clock; defaults to time.Now.
-	Now func() time.Time
+	Now      func() time.Time
 	Observer Observer
-	Log         *slog.Logger
+	Log      *slog.Logger
 }
 
 // Service runs the request lifecycle.
@@ -87,6 +90,7 @@ func (nopObserver) RequestOutcome(store.Status) {}
 func (nopObserver) MFAResult(string)            {}
 func (nopObserver) GrantRevokedByReevaluation() {}
 func (nopObserver) BreakGlassReported()         {}
+func (nopObserver) GrantStreamOpened(bool)      {}
 
 // write runs fn in a transaction (again from scratch if the database asks
 // for a retry) and, once committed, wakes this process's watchers of what

@@ -51,10 +51,12 @@ func (s *Service) openStream(ctx context.Context, hostID string, from int64, sen
 	if from > 0 {
 		rev, ok, err := s.resume(ctx, hostID, from, send)
 		if err != nil || ok {
+			s.observer.GrantStreamOpened(true)
 			return rev, err
 		}
 		s.log.Info("grant stream cannot resume; sending a snapshot", "host_id", hostID, "from_revision", from)
 	}
+	s.observer.GrantStreamOpened(false)
 	return s.sendSnapshot(ctx, hostID, send)
 }
 

@@ -37,6 +37,7 @@ type countingObserver struct {
 func (o *countingObserver) RequestOutcome(store.Status) {}
 func (o *countingObserver) GrantRevokedByReevaluation() {}
 func (o *countingObserver) BreakGlassReported()         {}
+func (o *countingObserver) GrantStreamOpened(bool)      {}
 func (o *countingObserver) MFAResult(r string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()

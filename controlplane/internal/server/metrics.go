@@ -19,6 +19,7 @@ type metrics struct {
 	reevaluated  prometheus.Counter
 	rotations    *prometheus.CounterVec
 	breakGlasses prometheus.Counter
+	streams      *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -30,6 +31,9 @@ func newMetrics() *metrics {
 		enrollments: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "zpam_enrollments_total", Help: "Host enrollment attempts, by result.",
 		}, []string{"result"}),
+		streams: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "zpam_grant_streams_total", Help: "Grant streams opened, by how they started: resumed from the host's revision, or a snapshot.",
+		}, []string{"start"}),
 	}
 	m.mfa = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "zpam_mfa_checks_total", Help: "TOTP checks of requesters and approvers, by result (ok, invalid, replayed, locked, missing, unregistered).",
@@ -43,7 +47,7 @@ func newMetrics() *metrics {
 	m.breakGlasses = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "zpam_break_glass_reports_total", Help: "Break-glass windows reported by agents (first report of each).",
 	})
-	m.registry.MustRegister(m.requests, m.enrollments, m.mfa, m.reevaluated, m.rotations, m.breakGlasses,
+	m.registry.MustRegister(m.requests, m.enrollments, m.mfa, m.reevaluated, m.rotations, m.breakGlasses, m.streams,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -66,6 +70,15 @@ func (m *metrics) rotated(ok bool) {
 		result = "failed"
 	}
 	m.rotations.WithLabelValues(result).Inc()
+}
+
+// GrantStreamOpened implements requests.Observer.
+func (m *metrics) GrantStreamOpened(resumed bool) {
+	start := "snapshot"
+	if resumed {
+		start = "resumed"
+	}
+	m.streams.WithLabelValues(start).Inc()
 }
 
 func (m *metrics) enrolled(ok bool) {

@@ -16,6 +16,11 @@ import (
 //go:embed migrations/postgres/*.sql
 var postgresMigrations embed.FS
 
+// poolSize caps one replica's connections (LISTEN's own excepted): many
+// watchers reading at once queue here rather than exhaust the server's
+// max_connections, which several replicas share.
+const poolSize = 16
+
 // PostgreSQL error codes the store acts on.
 const (
 	pgSerializationFailure = "40001"
@@ -50,6 +55,8 @@ func OpenPostgres(ctx context.Context, url string) (*Store, error) {
 		return nil, fmt.Errorf("database URL is not a PostgreSQL connection string: %w", err)
 	}
 	db := stdlib.OpenDB(*cfg)
+	db.SetMaxOpenConns(poolSize)
+	db.SetMaxIdleConns(poolSize)
 	s := &Store{db: db, d: postgresDialect, url: url}
 	if err := s.Ping(ctx); err != nil {
 		db.Close()
