@@ -15,6 +15,7 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/pressly/goose/v3"
 	"github.com/zpam/zpam/controlplane/internal/errdefs"
 	"github.com/zpam/zpam/tests/pgtest"
 )
@@ -43,6 +44,7 @@ var dialectCases = []dialectCase{
 	{"AuditChainConcurrentWriters", testAuditChainConcurrentWriters},
 	{"AuditRowsCannotBeChanged", testAuditRowsCannotBeChanged},
 	{"PruneRaisesHorizon", testPruneRaisesHorizon},
+	{"ConsoleSessionsAndAuditQuery", testConsoleSessionsAndAuditQuery},
 }
 
 func TestSQLite(t *testing.T) {
@@ -606,5 +608,66 @@ func TestPostgresMirrorsEveryMigration(t *testing.T) {
 	sqlite, pg := names(sqliteMigrations, "migrations/sqlite"), names(postgresMigrations, "migrations/postgres")
 	if strings.Join(sqlite, " ") != strings.Join(pg, " ") {
 		t.Fatalf("migrations/sqlite has %v, migrations/postgres %v; add the PostgreSQL version of each", sqlite, pg)
+	}
+}
+
+func testConsoleSessionsAndAuditQuery(t *testing.T, open opener) {
+	s := open()
+	ctx := context.Background()
+	now := time.Now()
+	err := s.Update(ctx, func(tx *Tx) error {
+		if err := tx.InsertHost(Host{ID: "h1", Hostname: "web-1", EnrolledAt: now}); err != nil {
+			return err
+		}
+		for _, e := range []AuditEvent{{Kind: "requested", Actor: "alice", User: "alice", HostID: "h1", At: now}, {Kind: "approved", Actor: "bob", User: "alice", HostID: "h1", At: now}} {
+			if err := tx.AppendAudit(e); err != nil {
+				return err
+			}
+		}
+		return tx.InsertConsoleSession(ConsoleSession{TokenHash: "t", User: "bob", CSRFToken: "c", CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(time.Hour)})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(ctx, func(tx *Tx) error {
+		got, err := tx.QueryAudit(AuditQuery{Host: "web-1", Kind: "approved", Limit: 10})
+		if err != nil || len(got) != 1 || got[0].Actor != "bob" || got[0].Hostname != "web-1" {
+			return fmt.Errorf("audit query = %+v, %v; want bob's approval on web-1", got, err)
+		}
+		if err := tx.TouchConsoleSession("t", now.Add(time.Minute)); err != nil {
+			return err
+		}
+		n, err := tx.DeleteStaleConsoleSessions(now.Add(2*time.Hour), now)
+		if err != nil || n != 1 {
+			return fmt.Errorf("deleted %d stale sessions, %v; want 1", n, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestLaterMigrationAppliedFirst: a database that already has a later
+// migration (here 00005, released first) still gets an earlier one that
+// ships after it.
+func TestLaterMigrationAppliedFirst(t *testing.T) {
+	dbPath := filepath.Join(t.TempDir(), "zpam.db")
+	db, err := sql.Open("sqlite", sqliteDSN(dbPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := goose.NewProvider(goose.DialectSQLite3, db, sqliteDialect.migrations, goose.WithExcludeVersions([]int64{3}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Up(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	s := mustOpen(t, DriverSQLite, dbPath)
+	appendEvents(t, s, 2)
+	if rep, err := s.VerifyAudit(context.Background()); err != nil || rep.Events != 2 || rep.Broken != nil {
+		t.Fatalf("after applying 00003 late: %+v, %v", rep, err)
 	}
 }
