@@ -28,16 +28,18 @@ type FileResult struct {
 
 // Init creates whatever of the CA, server certificate and admin credential
 // is missing and keeps what exists. Existing leaves must chain to the CA, so
-// a half-replaced directory is reported instead of served. names (DNS
-// names or IP addresses) go into a new server certificate besides
-// localhost and the loopback addresses; replicas share one data directory
-// and so one certificate, which must name every replica's address.
-func Init(layout config.Layout, names []string, now time.Time) ([]FileResult, error) {
+// a half-replaced directory is reported instead of served. A new server
+// certificate names localhost, the loopback addresses, hostname and names
+// (DNS names or IP addresses). Replicas share one data directory and so
+// one certificate, which must name every replica's address: a kept
+// certificate missing one of names is reported (hostname is not checked,
+// since a replica started from a copied directory has another).
+func Init(layout config.Layout, hostname string, names []string, now time.Time) ([]FileResult, error) {
 	auth, res, err := initCA(layout, now)
 	if err != nil {
 		return nil, err
 	}
-	dns, ips := serverNames(names)
+	dns, ips := serverNames(append([]string{hostname}, names...))
 	server, err := initLeaf(auth, layout.ServerCert(), layout.ServerKey(), x509.ExtKeyUsageServerAuth, now, func() (Leaf, error) {
 		return auth.IssueServer(dns, ips, now)
 	})

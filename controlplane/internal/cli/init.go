@@ -35,7 +35,7 @@ func initDataDir(e *env, layout config.Layout, names []string) error {
 		return err
 	}
 	host, _ := os.Hostname()
-	results, err := ca.Init(layout, append([]string{host}, names...), time.Now())
+	results, err := ca.Init(layout, host, names, time.Now())
 	if err != nil {
 		return err
 	}

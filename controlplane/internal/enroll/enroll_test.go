@@ -26,7 +26,7 @@ func setup(t *testing.T) (*Service, *clock) {
 	t.Helper()
 	dir := t.TempDir()
 	layout := config.Layout{Dir: dir}
-	if _, err := ca.Init(layout, nil, time.Now()); err != nil {
+	if _, err := ca.Init(layout, "", nil, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	auth, err := ca.Load(layout)
