@@ -43,7 +43,7 @@ func (s *Service) RunReevaluation(ctx context.Context, tick time.Duration) {
 		case dir != lastDir:
 			cause = "groups or host labels changed"
 		}
-		n, err := s.Reevaluate(ctx, cause)
+		n, err := s.reevaluate(ctx, cause, gen)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Error("re-evaluate grants", "cause", cause, "error", err)
@@ -74,12 +74,17 @@ func (s *Service) directoryRevision(ctx context.Context) int64 {
 // revoked; each revocation is audited with cause and reaches the host as
 // a REMOVE.
 func (s *Service) Reevaluate(ctx context.Context, cause string) (int, error) {
+	return s.reevaluate(ctx, cause, s.policy.Generation())
+}
+
+// reevaluate is Reevaluate for a cause found at policy generation gen.
+func (s *Service) reevaluate(ctx context.Context, cause string, gen uint64) (int, error) {
 	total, after := 0, ""
 	for {
 		var n, seen int
 		err := s.write(ctx, func(tx *store.Tx, out *outbox) error {
 			var err error
-			n, seen, after, err = s.reevaluateBatch(tx, out, cause, after)
+			n, seen, after, err = s.reevaluateBatch(tx, out, cause, gen, after)
 			return err
 		})
 		total += n
@@ -89,13 +94,19 @@ func (s *Service) Reevaluate(ctx context.Context, cause string) (int, error) {
 	}
 }
 
-func (s *Service) reevaluateBatch(tx *store.Tx, out *outbox, cause, after string) (revoked, seen int, last string, err error) {
+func (s *Service) reevaluateBatch(tx *store.Tx, out *outbox, cause string, gen uint64, after string) (revoked, seen int, last string, err error) {
 	now := s.now()
 	grants, err := tx.AllActiveGrants(now, after, reevaluateBatch)
 	if err != nil || len(grants) == 0 {
 		return 0, 0, after, err
 	}
-	j, err := newJudge(tx, s.policy.Current())
+	// A policy reloaded since the cause was found is the one judged with:
+	// say so, rather than blame the cause found before it.
+	pol := s.policy.Current()
+	if s.policy.Generation() != gen {
+		cause = "policy reloaded"
+	}
+	j, err := newJudge(tx, pol)
 	if err != nil {
 		return 0, 0, after, err
 	}
