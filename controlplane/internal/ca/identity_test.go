@@ -14,7 +14,7 @@ import (
 func testAuthority(t *testing.T) *Authority {
 	t.Helper()
 	layout := config.Layout{Dir: t.TempDir()}
-	if _, err := Init(layout, nil, time.Now()); err != nil {
+	if _, err := Init(layout, "", nil, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	a, err := Load(layout)

@@ -15,7 +15,6 @@ import (
 	"testing/fstest"
 	"time"
 
-	"github.com/pressly/goose/v3"
 	"github.com/zpam/zpam/controlplane/internal/errdefs"
 	"github.com/zpam/zpam/tests/pgtest"
 )
@@ -645,29 +644,5 @@ func testConsoleSessionsAndAuditQuery(t *testing.T, open opener) {
 	})
 	if err != nil {
 		t.Fatal(err)
-	}
-}
-
-// TestLaterMigrationAppliedFirst: a database that already has a later
-// migration (here 00005, released first) still gets an earlier one that
-// ships after it.
-func TestLaterMigrationAppliedFirst(t *testing.T) {
-	dbPath := filepath.Join(t.TempDir(), "zpam.db")
-	db, err := sql.Open("sqlite", sqliteDSN(dbPath))
-	if err != nil {
-		t.Fatal(err)
-	}
-	old, err := goose.NewProvider(goose.DialectSQLite3, db, sqliteDialect.migrations, goose.WithExcludeVersions([]int64{3}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := old.Up(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	db.Close()
-	s := mustOpen(t, DriverSQLite, dbPath)
-	appendEvents(t, s, 2)
-	if rep, err := s.VerifyAudit(context.Background()); err != nil || rep.Events != 2 || rep.Broken != nil {
-		t.Fatalf("after applying 00003 late: %+v, %v", rep, err)
 	}
 }
