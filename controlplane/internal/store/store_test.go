@@ -44,6 +44,7 @@ var dialectCases = []dialectCase{
 	{"AuditRowsCannotBeChanged", testAuditRowsCannotBeChanged},
 	{"PruneRaisesHorizon", testPruneRaisesHorizon},
 	{"ConsoleSessionsAndAuditQuery", testConsoleSessionsAndAuditQuery},
+	{"TelemetryEventsAndCursors", testTelemetryEventsAndCursors},
 }
 
 func TestSQLite(t *testing.T) {
@@ -639,6 +640,49 @@ func testConsoleSessionsAndAuditQuery(t *testing.T, open opener) {
 		n, err := tx.DeleteStaleConsoleSessions(now.Add(2*time.Hour), now)
 		if err != nil || n != 1 {
 			return fmt.Errorf("deleted %d stale sessions, %v; want 1", n, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testTelemetryEventsAndCursors: the multi-row prepared insert (rebound
+// for PostgreSQL), its idempotence, a filtered query and export cursors.
+func testTelemetryEventsAndCursors(t *testing.T, open opener) {
+	s := open()
+	ctx := context.Background()
+	now := time.Now()
+	rows := []EventRow{
+		{HostID: "h1", ID: "e1", Hostname: "web-1", At: now, Kind: 1, User: "alice", GrantID: "g1", Data: []byte{0, 1, 2}},
+		{HostID: "h1", ID: "e2", Hostname: "web-1", At: now, Kind: 2, User: "bob", Data: []byte{3}},
+	}
+	for round, want := range []int{2, 0} { // the second time every row is a duplicate
+		err := s.Update(ctx, func(tx *Tx) error {
+			n, err := tx.InsertEvents(rows)
+			if err == nil && n != want {
+				err = fmt.Errorf("round %d inserted %d, want %d", round, n, want)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := s.Update(ctx, func(tx *Tx) error {
+		got, err := tx.Events(EventFilter{Host: "web-1", Grant: "g1", Limit: 10})
+		if err != nil || len(got) != 1 || got[0].ID != "e1" || string(got[0].Data) != string([]byte{0, 1, 2}) {
+			return fmt.Errorf("events of grant g1 = %+v, %v; want e1 with its bytes", got, err)
+		}
+		for _, seq := range []int64{got[0].Seq, got[0].Seq + 1} {
+			if err := tx.SetExportCursor("file", seq); err != nil {
+				return err
+			}
+		}
+		seq, err := tx.ExportCursor("file")
+		if err != nil || seq != got[0].Seq+1 {
+			return fmt.Errorf("cursor %d, %v; want %d", seq, err, got[0].Seq+1)
 		}
 		return nil
 	})
