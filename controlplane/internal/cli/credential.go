@@ -13,7 +13,7 @@ import (
 )
 
 func newUserCredential(e *env) *cobra.Command {
-	var dir, out string
+	var dir, database, out string
 	var admin bool
 	cmd := &cobra.Command{
 		Use:   "credential NAME --out DIR",
@@ -32,16 +32,21 @@ func newUserCredential(e *env) *cobra.Command {
 			if out == "" {
 				return usagef("--out is required: the directory to write cert.pem, key.pem and ca.pem to")
 			}
-			return run(func() error { return issueCredential(cmd.Context(), e, config.Layout{Dir: dir}, args[0], out, admin) })
+			db, err := parseDatabase(dir, database)
+			if err != nil {
+				return err
+			}
+			return run(func() error { return issueCredential(cmd.Context(), e, config.Layout{Dir: dir}, db, args[0], out, admin) })
 		},
 	}
 	addDataDir(cmd, &dir)
+	addDatabase(cmd, &database)
 	cmd.Flags().StringVar(&out, "out", "", "directory to write cert.pem, key.pem (0600) and ca.pem to")
 	cmd.Flags().BoolVar(&admin, "admin", false, "issue an admin credential (acts on every request) instead of a person's")
 	return cmd
 }
 
-func issueCredential(ctx context.Context, e *env, layout config.Layout, name, out string, admin bool) error {
+func issueCredential(ctx context.Context, e *env, layout config.Layout, database config.Database, name, out string, admin bool) error {
 	auth, err := ca.Load(layout)
 	if err != nil {
 		return err
@@ -49,7 +54,7 @@ func issueCredential(ctx context.Context, e *env, layout config.Layout, name, ou
 	id := ca.Identity{Kind: ca.KindPerson, Name: name}
 	if admin {
 		id.Kind = ca.KindAdmin
-	} else if err := requireRegistered(ctx, layout, name); err != nil {
+	} else if err := requireRegistered(ctx, database, name); err != nil {
 		return err
 	}
 	leaf, err := auth.IssueClient(id, time.Now())
@@ -64,8 +69,8 @@ func issueCredential(ctx context.Context, e *env, layout config.Layout, name, ou
 	return nil
 }
 
-func requireRegistered(ctx context.Context, layout config.Layout, name string) error {
-	db, err := store.OpenSQLite(ctx, layout.Database())
+func requireRegistered(ctx context.Context, database config.Database, name string) error {
+	db, err := openStore(ctx, database)
 	if err != nil {
 		return err
 	}
