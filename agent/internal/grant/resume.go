@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	agentv1 "github.com/zpam/zpam/proto/zpam/agent/v1"
+	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
 )
 
 // Restore loads the cache into the kernel and the table and keeps it up
@@ -21,6 +22,11 @@ func (t *Table) Restore(c *Cache) error {
 	if err != nil {
 		return err
 	}
+	// Putting back what was applied before the restart is not a change:
+	// observers (lifecycle telemetry) heard of these grants then.
+	observe := t.observe
+	t.observe = func(string, *commonv1.Grant, string) {}
+	defer func() { t.observe = observe }()
 	keep := map[string]bool{}
 	for _, g := range grants {
 		if g.GetExpiresAt().AsTime().After(t.now()) {

@@ -78,6 +78,9 @@ func TestCacheSurvivesRestart(t *testing.T) {
 	}
 
 	again := New(k, quiet)
+	again.Observe(func(action string, g *commonv1.Grant, _ string) {
+		t.Errorf("restore reported %s of %s; putting back what was applied is not a change", action, g.GetId())
+	})
 	again.KeepLocal("bg-1", bgExpiry)
 	if err := again.Restore(NewCache(dir, "host-1")); err != nil {
 		t.Fatal(err)
