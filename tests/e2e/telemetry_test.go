@@ -73,8 +73,8 @@ func TestRootElevatedCommandsReachTheControlPlane(t *testing.T) {
 		if ev == nil {
 			t.Fatalf("command %q not stored; got %v", cmdline, got)
 		}
-		if strings.Join(ev.GetExec().GetArgv(), " ") != strings.TrimPrefix(cmdline, "") && !strings.HasSuffix(strings.Join(ev.GetExec().GetArgv(), " "), strings.SplitN(cmdline, " ", 2)[1]) {
-			t.Errorf("command %q stored with argv %q", cmdline, ev.GetExec().GetArgv())
+		if x := ev.GetExec(); strings.Join(x.GetArgv(), " ") != cmdline || x.GetFilename() != strings.Fields(cmdline)[0] || x.GetArgvTruncated() {
+			t.Errorf("command %q stored as %s with argv %q (truncated %v)", cmdline, x.GetFilename(), x.GetArgv(), x.GetArgvTruncated())
 		}
 		if ev.GetGrantId() != g.ID || ev.GetRequestId() != g.RequestID || ev.GetUser() != alice.Username || ev.GetExec().GetProcess().GetEuid() != 0 {
 			t.Errorf("command %q: grant %q request %q user %q euid %d; want grant %s, request %s, user %s, euid 0",
@@ -110,21 +110,26 @@ func TestRootElevatedCommandsReachTheControlPlane(t *testing.T) {
 	}
 }
 
-// TestRootTelemetrySurvivesAgentKillAndControlPlaneOutage: a workload of
-// a known number of denied escalations runs while the agent is killed
-// with SIGKILL and the control plane is stopped for a while; once both
-// are back, the control plane holds exactly that many events, each once.
+// TestRootTelemetrySurvivesAgentKillAndControlPlaneOutage: a workload
+// with a known number of execs and of denied escalations runs in a login
+// session while the agent is killed with SIGKILL and the control plane
+// is stopped for a while (the kernel keeps recording into its pinned ring
+// buffers meanwhile); once both are back, the control plane holds exactly
+// that many of each, each once.
 func TestRootTelemetrySurvivesAgentKillAndControlPlaneOutage(t *testing.T) {
 	mallory := setupRoot(t, "zpam-e2e-loss")[0]
 	s := startStack(t, selfService("session", "nobody-else"))
+	ls := newSession(t, s, mallory)
 	const attempts = 1000 // about 15 s at the pace below
+	marker := fmt.Sprintf("zpam-e2e-loss-%d", time.Now().UnixNano())
 	done := make(chan outcome, 1)
 	go func() {
-		done <- mallory.run("/bin/sh", "-c", fmt.Sprintf(`i=0; while [ $i -lt %d ]; do /usr/bin/sudo -n /bin/true 2>/dev/null; /bin/sleep 0.01; i=$((i+1)); done`, attempts))
+		done <- ls.run("/bin/sh", "-c", fmt.Sprintf(`i=0; while [ $i -lt %d ]; do /bin/true %s $i; /usr/bin/sudo -n /bin/true 2>/dev/null; /bin/sleep 0.01; i=$((i+1)); done`, attempts, marker))
 	}()
-	denials := func() []*commonv1.Event {
-		return s.storedEvents(t, &commonv1.AuditFilter{User: mallory.Username, Kinds: []commonv1.EventKind{commonv1.EventKind_EVENT_KIND_ESCALATION}})
+	stored := func(kind commonv1.EventKind) []*commonv1.Event {
+		return s.storedEvents(t, &commonv1.AuditFilter{User: mallory.Username, Kinds: []commonv1.EventKind{kind}})
 	}
+	denials := func() []*commonv1.Event { return stored(commonv1.EventKind_EVENT_KIND_ESCALATION) }
 	waitFor(t, "the first denials stored", 30*time.Second, func() bool { return len(denials()) >= 50 })
 	s.agent.kill() // mid-stream
 	t.Logf("agent killed with %d of %d denials stored", len(denials()), attempts)
@@ -144,6 +149,16 @@ func TestRootTelemetrySurvivesAgentKillAndControlPlaneOutage(t *testing.T) {
 	}
 	var got []*commonv1.Event
 	waitFor(t, fmt.Sprintf("%d denials stored", attempts), 60*time.Second, func() bool { got = denials(); return len(got) >= attempts })
+	marked := func() map[string]int {
+		n := map[string]int{}
+		for _, ev := range stored(commonv1.EventKind_EVENT_KIND_EXEC) {
+			if argv := ev.GetExec().GetArgv(); len(argv) == 3 && argv[1] == marker {
+				n[argv[2]]++
+			}
+		}
+		return n
+	}
+	waitFor(t, fmt.Sprintf("%d marked execs stored", attempts), 60*time.Second, func() bool { return len(marked()) >= attempts })
 	time.Sleep(time.Second) // a late duplicate would show now
 	got = denials()
 	ids, pids := map[string]bool{}, map[uint32]bool{}
@@ -156,6 +171,12 @@ func TestRootTelemetrySurvivesAgentKillAndControlPlaneOutage(t *testing.T) {
 	}
 	if len(got) != attempts || len(ids) != attempts || len(pids) != attempts {
 		t.Fatalf("stored %d denials (%d ids, %d processes); want %d, each once", len(got), len(ids), len(pids), attempts)
+	}
+	execs := marked()
+	for i := range attempts {
+		if n := execs[fmt.Sprint(i)]; n != 1 {
+			t.Fatalf("exec %d of the workload stored %d times; want once (%d distinct of %d stored)", i, n, len(execs), attempts)
+		}
 	}
 
 	// Off-host, an admin sees the same with pamctl audit --server.
