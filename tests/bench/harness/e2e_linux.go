@@ -28,7 +28,11 @@ func startPipelineAgent(ctx context.Context, binDir, dir, pinDir string, cp *tel
 	if err != nil {
 		return nil, err
 	}
-	a := &pipelineAgent{bin: filepath.Join(binDir, "pam-agent"), pinDir: pinDir, sock: filepath.Join(dir, "agent.sock")}
+	bin, err := filepath.Abs(filepath.Join(binDir, "pam-agent"))
+	if err != nil {
+		return nil, err
+	}
+	a := &pipelineAgent{bin: bin, pinDir: pinDir, sock: filepath.Join(dir, "agent.sock")}
 	if a.metrics, err = freeAddr(); err != nil {
 		return nil, err
 	}
@@ -87,6 +91,8 @@ func runEndToEnd(ctx context.Context, cfg PipelineConfig, dir string, rep *Pipel
 		return nil
 	}
 	counter := &exportCounter{path: cp.export}
+	stopSampling := sampleMemory(a.proc.cmd.Process.Pid, a.bin, rep)
+	defer stopSampling()
 	for _, w := range cfg.Workers {
 		r, err := runLevel(ctx, cfg, u, w, a, counter, logf)
 		if err != nil {
@@ -94,8 +100,31 @@ func runEndToEnd(ctx context.Context, cfg PipelineConfig, dir string, rep *Pipel
 		}
 		rep.EndToEnd = append(rep.EndToEnd, r)
 	}
+	stopSampling()
 	rep.AgentPeakRSSKiB = peakRSS(a.proc.cmd.Process.Pid)
 	return nil
+}
+
+// sampleMemory records the largest parts of pid's resident set every
+// 200 ms until the returned stop is called.
+func sampleMemory(pid int, binary string, rep *PipelineReport) (stop func()) {
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for {
+			exe, bpf, own := residentByMapping(pid, binary)
+			rep.AgentExeKiB, rep.AgentBPFKiB, rep.AgentOwnKiB = max(rep.AgentExeKiB, exe), max(rep.AgentBPFKiB, bpf), max(rep.AgentOwnKiB, own)
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(done); <-finished }) }
 }
 
 // runLevel runs workers exec loops for cfg.Duration and waits until the

@@ -85,16 +85,60 @@ func metricSum(addr, name string) (float64, bool, error) {
 }
 
 // peakRSS is a process's resident memory high-water mark (VmHWM), KiB.
-func peakRSS(pid int) int64 {
+func peakRSS(pid int) int64 { return procStatus(pid)["VmHWM"] }
+
+// procStatus reads the kB fields of /proc/PID/status: VmRSS, VmHWM and
+// the parts of the resident set, RssAnon (the process's own heap and
+// stacks), RssFile (mapped files: its binary) and RssShmem (shared
+// mappings, such as the ring buffers the kernel writes into).
+func procStatus(pid int) map[string]int64 {
+	out := map[string]int64{}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
-		return 0
+		return out
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return n
+		k, v, ok := strings.Cut(line, ":")
+		if !ok || !strings.HasSuffix(v, "kB") {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(v, "kB")), 10, 64)
+		if err == nil {
+			out[k] = n
 		}
 	}
-	return 0
+	return out
+}
+
+// residentByMapping splits pid's resident set (/proc/PID/smaps) into the
+// executable's own mappings, BPF maps mapped from the kernel (the ring
+// buffers), and everything else (heap, stacks, anonymous memory), KiB.
+func residentByMapping(pid int, binary string) (exe, bpf, other int64) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", pid))
+	if err != nil {
+		return 0, 0, 0
+	}
+	var current *int64
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 5 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":"):
+			name := ""
+			if len(f) >= 6 {
+				name = strings.Join(f[5:], " ")
+			}
+			switch {
+			case name == binary:
+				current = &exe
+			case strings.Contains(name, "bpf"):
+				current = &bpf
+			default:
+				current = &other
+			}
+		case len(f) == 3 && f[0] == "Rss:" && current != nil:
+			n, _ := strconv.ParseInt(f[1], 10, 64)
+			*current += n
+		}
+	}
+	return exe, bpf, other
 }
