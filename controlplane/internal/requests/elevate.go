@@ -65,6 +65,11 @@ func (s *Service) elevate(tx *store.Tx, out *outbox, in Elevation, now time.Time
 	}
 	r := newRequest(in, host, d, now)
 	r.MFAVerified = otp != nil && otp.ok()
+	if waitCode && r.ApprovalDeadline.IsZero() {
+		// A request whose requester went away with its host (agent
+		// crash) must not wait for a code for ever.
+		r.ApprovalDeadline = now.Add(CodeTimeout)
+	}
 	if err := tx.InsertRequest(r); err != nil {
 		return store.Request{}, err
 	}

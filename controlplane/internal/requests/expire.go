@@ -61,9 +61,7 @@ func (s *Service) timeoutBatch(ctx context.Context) (int, error) {
 			return err
 		}
 		for _, r := range due {
-			waited := r.ApprovalDeadline.Sub(r.CreatedAt).Round(time.Second)
-			reason := fmt.Sprintf("no decision within %s (approval_timeout of role %s); %d of %d approvals given",
-				waited, r.Role, len(r.ApprovedBy), r.ApprovalsNeeded)
+			reason := timeoutReason(r)
 			r.Status, r.StatusReason, r.UpdatedAt = store.StatusTimedOut, reason, now
 			if err := auditRequest(tx, AuditTimedOut, ActorSystem, r, now, map[string]any{"reason": reason}); err != nil {
 				return err
@@ -96,4 +94,13 @@ func (s *Service) expireBatch(ctx context.Context) (int, error) {
 		return nil
 	})
 	return n, err
+}
+
+func timeoutReason(r store.Request) string {
+	waited := r.ApprovalDeadline.Sub(r.CreatedAt).Round(time.Second)
+	if r.Status == store.StatusPendingMFA {
+		return fmt.Sprintf("no one-time code from the requester within %s", waited)
+	}
+	return fmt.Sprintf("no decision within %s (approval_timeout of role %s); %d of %d approvals given",
+		waited, r.Role, len(r.ApprovedBy), r.ApprovalsNeeded)
 }

@@ -9,6 +9,11 @@ import (
 	"github.com/zpam/zpam/controlplane/internal/store"
 )
 
+// CodeTimeout is how long a request of an auto-approving role waits for
+// the requester's code; roles with approvers wait approval_timeout for
+// the code and the approvals together.
+const CodeTimeout = 10 * time.Minute
+
 // awaitCode leaves a new request waiting for the requester's one-time
 // code, so that pamctl can prompt for it and send it on the same request
 // instead of the person filing twice. The policy's decision is already

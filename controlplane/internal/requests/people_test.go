@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zpam/zpam/controlplane/internal/errdefs"
 	"github.com/zpam/zpam/controlplane/internal/mfa"
@@ -55,6 +56,25 @@ func TestMFAWaitsForTheCodeOnTheSameRequest(t *testing.T) {
 	denied, err := s.SubmitOTP(ctx, "dev-1", wrong.Request.ID, "000000")
 	if err != nil || denied.Request.Status != store.StatusDenied || !strings.Contains(denied.Request.StatusReason, "not valid") {
 		t.Fatalf("a wrong code: %+v %v; want the request denied", denied.Request, err)
+	}
+}
+
+func TestAnUnansweredCodeTimesOut(t *testing.T) {
+	s, db, c := setup(t)
+	ctx := context.Background()
+	register(t, db, c, "mia")
+	v, _ := s.RequestElevation(ctx, elevation("dev-1", "mia", 1))
+	c.add(CodeTimeout - time.Second)
+	if n, _ := s.ExpireDue(ctx); n != 0 {
+		t.Fatalf("%d requests timed out before the deadline", n)
+	}
+	c.add(time.Second)
+	if n, err := s.ExpireDue(ctx); n != 1 || err != nil {
+		t.Fatalf("ExpireDue = %d, %v; want the request waiting for a code timed out", n, err)
+	}
+	got, _ := s.Get(ctx, v.Request.ID)
+	if got.Request.Status != store.StatusTimedOut || !strings.Contains(got.Request.StatusReason, "no one-time code from the requester within 10m0s") {
+		t.Fatalf("%s %q", got.Request.Status, got.Request.StatusReason)
 	}
 }
 

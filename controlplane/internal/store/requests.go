@@ -79,11 +79,11 @@ func scanRequest(row scanner) (Request, error) {
 	return r, nil
 }
 
-// DuePending lists pending requests whose approval deadline is at or
-// before now.
+// DuePending lists pending requests (waiting for approvers or for the
+// requester's code) whose deadline is at or before now.
 func (t *Tx) DuePending(now time.Time, limit int) ([]Request, error) {
-	return t.requests(`SELECT `+requestColumns+` FROM requests WHERE status = ? AND approval_deadline > 0 AND approval_deadline <= ?
-		ORDER BY approval_deadline LIMIT ?`, string(StatusPendingApproval), unixNano(now), limit)
+	return t.requests(`SELECT `+requestColumns+` FROM requests WHERE status IN (?, ?) AND approval_deadline > 0 AND approval_deadline <= ?
+		ORDER BY approval_deadline LIMIT ?`, string(StatusPendingApproval), string(StatusPendingMFA), unixNano(now), limit)
 }
 
 func (t *Tx) requests(query string, args ...any) ([]Request, error) {
