@@ -205,7 +205,11 @@ func TestStatus(t *testing.T) {
 	localapitest.Eventually(t, "grants in the kernel", func() bool { return a.Kernel.Has("g-9") && a.Kernel.Has("g-other") })
 	r := pamctlRun(t, "status", "--socket", a.Socket)
 	r.want(t, cli.ExitOK)
-	for _, want := range []string{"mode:           signal (enforcing)\n", "  grant g-9 active until ", "scope user\n", "recent denials: none\n"} {
+	grantRow := regexp.MustCompile(`\n  ID +EXPIRES +LEFT +SCOPE +ROLE\n  g-9 +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC +59m5\ds +user +-\n`)
+	if !grantRow.MatchString(r.stdout) {
+		t.Errorf("status output lacks the grants table:\n%s", r.stdout)
+	}
+	for _, want := range []string{"mode:           signal (enforcing)\n", "end one early with: pamctl revoke ID\n", "recent denials: none\n"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("status output lacks %q:\n%s", want, r.stdout)
 		}

@@ -115,13 +115,10 @@ func waitingFor(r *commonv1.Request, now time.Time) string {
 
 func oneLine(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
-	if len(s) > 60 {
-		return s[:57] + "..."
+	if r := []rune(s); len(r) > 60 {
+		return string(r[:57]) + "..."
 	}
-	if s == "" {
-		return "-"
-	}
-	return s
+	return orDash(s)
 }
 
 // requestJSON is a request in --json output.

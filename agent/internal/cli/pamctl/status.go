@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -83,9 +84,14 @@ func writeGrants(b *strings.Builder, s *localv1.StatusResponse, now time.Time) {
 		return
 	}
 	b.WriteString("grants:\n")
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  ID\tEXPIRES\tLEFT\tSCOPE\tROLE")
 	for _, g := range s.GetGrants() {
-		fmt.Fprintf(b, "  %s\n", grantLine(g, now))
+		exp := g.GetExpiresAt().AsTime()
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", g.GetId(), humanTime(exp), left(exp, now), scopeName(g.GetScope()), orDash(g.GetRole()))
 	}
+	tw.Flush()
+	b.WriteString("  end one early with: pamctl revoke ID\n")
 }
 
 func writeDenials(b *strings.Builder, s *localv1.StatusResponse) {
@@ -94,9 +100,12 @@ func writeDenials(b *strings.Builder, s *localv1.StatusResponse) {
 		return
 	}
 	b.WriteString("recent denials:\n")
+	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  TIME\tFILE\tPID")
 	for _, d := range s.GetRecentDenials() {
-		fmt.Fprintf(b, "  %s  %s (pid %d)\n", humanTime(d.GetTime().AsTime()), d.GetFilename(), d.GetPid())
+		fmt.Fprintf(tw, "  %s\t%s\t%d\n", humanTime(d.GetTime().AsTime()), d.GetFilename(), d.GetPid())
 	}
+	tw.Flush()
 }
 
 type statusJSON struct {
