@@ -201,7 +201,8 @@ func TestRootAnotherUsersGrantThroughTheSocket(t *testing.T) {
 }
 
 // TestRootRecordedShellReplaysTheSameOutput: a role with record: true
-// admits only pamctl elevate --shell; the shell's sudo works inside it and
+// (and mfa, asked for on the terminal before the shell starts) admits
+// only pamctl elevate --shell; the shell's sudo works inside it and
 // nowhere else; a resize reaches the shell and the recording; the replay
 // shows what the terminal showed; another user cannot replay it; a
 // revoked grant ends the shell.
@@ -214,12 +215,17 @@ func TestRootRecordedShellReplaysTheSameOutput(t *testing.T) {
     max_duration: 10m
     auto_approve: true
     record: true
+    mfa: true
 `)
+	code := s.addPerson(t, u.Username)
 	if o := u.run(s.pamctl("elevate", "--for", "2m", "--reason", "unrecorded")...); o.Exit != 1 || !strings.Contains(o.Output, "run: pamctl elevate --shell") {
 		t.Fatalf("an unrecorded elevate under a record role: %v; want it denied, saying how", o)
 	}
 
 	term := onTerminal(t, u, shellLine(s.pamctl("elevate", "--shell", "--for", "2m", "--reason", "recorded")...)+"; echo shell=$?")
+	term.waitFor(t, "one-time code: ")
+	typed := code()
+	term.typeIn(t, typed+"\r")
 	term.waitFor(t, "recorded root shell (sudo -i)")
 	term.typeIn(t, "id -u; echo rec-marker-$((6*7))\r")
 	term.waitFor(t, "rec-marker-42")
@@ -242,6 +248,9 @@ func TestRootRecordedShellReplaysTheSameOutput(t *testing.T) {
 	if !raw.ok() || !strings.HasPrefix(lines[0], `{"version":2,"width":`) || !strings.Contains(raw.Output, `"r","100x30"`) || !strings.Contains(raw.Output, `"i","exit\r"`) {
 		t.Fatalf("pamctl replay --raw: %v; want asciicast v2 with the resize and the input", raw)
 	}
+	if strings.Contains(raw.Output, typed) || strings.Contains(term.screen(), typed) {
+		t.Fatalf("the one-time code %s is on the terminal or in the recording", typed)
+	}
 	if st, err := os.Stat(filepath.Join(s.work, "state", "recordings")); err != nil || st.Mode().Perm() != 0o700 {
 		t.Fatalf("recordings dir: %v %v; want 0700, root's", st, err)
 	}
@@ -261,6 +270,8 @@ func TestRootRecordedShellReplaysTheSameOutput(t *testing.T) {
 
 	t.Run("the shell ends with its grant", func(t *testing.T) {
 		term := onTerminal(t, u, shellLine(s.pamctl("elevate", "--shell", "--for", "2m", "--reason", "revoked")...)+"; echo shell=$?")
+		term.waitFor(t, "one-time code: ")
+		term.typeIn(t, code()+"\r")
 		term.waitFor(t, "recorded root shell (sudo -i)")
 		term.typeIn(t, "echo inside-$((1+1))\r")
 		term.waitFor(t, "inside-2")
