@@ -264,6 +264,12 @@ func TestRootRecordedShellReplaysTheSameOutput(t *testing.T) {
 	waitFor(t, "the recording shipped to the control plane, whole", 20*time.Second, func() bool {
 		return shippedRecording(t, s, id) == raw.Output
 	})
+	admin := filepath.Join(s.work, "ops-credential")
+	run(t, s.path("pam-controlplane"), "user", "credential", "ops", "--admin", "--out", admin, "--data-dir", s.dataDir)
+	off := run(t, s.path("pamctl"), "replay", id, "--raw", "--server", s.listen, "--credential", admin)
+	if off != raw.Output {
+		t.Fatalf("pamctl replay --server gives %q; want the file the agent kept, %q", off, raw.Output)
+	}
 	if o := peek.run(s.pamctl("replay", id)...); o.Exit != 1 || !strings.Contains(o.Output, "no recording "+id+" of yours") {
 		t.Fatalf("another user replaying it: %v; want exit 1 and why", o)
 	}

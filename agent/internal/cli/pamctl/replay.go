@@ -30,14 +30,21 @@ func newReplayCommand(g *globals) *cobra.Command {
 		Short: "Replay a recorded elevated shell with its timing",
 		Long: "Replay a shell recorded by pamctl elevate --shell, with its timing. ID is the request id\n" +
 			"pamctl printed when the shell ended. You may replay your own recordings; root any on this\n" +
-			"host. --raw prints the asciicast v2 file, for asciinema play or any asciicast player.",
-		Example: "  pamctl replay 0b6c1a52-...\n  pamctl replay 0b6c1a52-... --speed 4\n  pamctl replay 0b6c1a52-... --raw > shell.cast && asciinema play shell.cast",
-		Args:    oneID,
+			"host. With --server and an admin credential, the copy the control plane received is\n" +
+			"replayed, from anywhere. --raw prints the asciicast v2 file, for asciinema play or any\n" +
+			"asciicast player.",
+		Example: "  pamctl replay 0b6c1a52-...\n  pamctl replay 0b6c1a52-... --speed 4\n  pamctl replay 0b6c1a52-... --raw > shell.cast && asciinema play shell.cast\n" +
+			"  pamctl replay 0b6c1a52-... --server cp.example.com:7443 --credential ~/.config/zpam",
+		Args: oneID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.speed <= 0 {
 				return cli.Usage("--speed %v must be a positive number like 1, 2 or 0.5", f.speed)
 			}
-			data, err := fetchRecording(cmd, g.socket, args[0])
+			fetch := func() ([]byte, error) { return fetchRecording(cmd, g.socket, args[0]) }
+			if g.server != "" {
+				fetch = func() ([]byte, error) { return fetchShipped(cmd, g, args[0]) }
+			}
+			data, err := fetch()
 			if err != nil {
 				return err
 			}
