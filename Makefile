@@ -70,6 +70,7 @@ bench: build ## benchmarks (figures and method in BENCHMARKS.md)
 	@if [ "$$(id -u)" != 0 ]; then echo "make bench: the exec benchmark attaches kernel programs and needs root; run: sudo make bench" >&2; exit 1; fi
 	go run ./tests/bench/execbench --bin $(BIN) $(BENCHFLAGS)
 	go run ./tests/bench/telbench --bin $(BIN) $(TELBENCHFLAGS)
+	go run ./tests/bench/elevatebench --bin $(BIN) $(ELEVATEBENCHFLAGS)
 	go test ./controlplane/internal/telemetry/ -run '^$$' -bench Ingest -benchtime 400x -cpu 2
 	go test ./controlplane/internal/server/ -run '^$$' -bench Upload -benchtime 400x -cpu 2
 	go run ./tests/bench/vmbench $(VMBENCHFLAGS)
