@@ -77,7 +77,7 @@ func RunElevate(ctx context.Context, cfg ElevateConfig) (rep ElevateReport, err 
 	if err := r.setup(ctx); err != nil {
 		return rep, err
 	}
-	if r.agent, err = r.env.startAgent(ctx); err != nil {
+	if r.agent, err = r.env.startAgent(ctx, true); err != nil { // telemetry on, as shipped
 		return rep, err
 	}
 	r.logf("%d untimed, then %d timed elevations as %s", cfg.Warmup, cfg.N, r.user.name)

@@ -30,9 +30,9 @@ func newReplayCommand(g *globals) *cobra.Command {
 		Short: "Replay a recorded elevated shell with its timing",
 		Long: "Replay a shell recorded by pamctl elevate --shell, with its timing. ID is the request id\n" +
 			"pamctl printed when the shell ended. You may replay your own recordings; root any on this\n" +
-			"host. With --server and an admin credential, the copy the control plane received is\n" +
-			"replayed, from anywhere. --raw prints the asciicast v2 file, for asciinema play or any\n" +
-			"asciicast player.",
+			"host. With --server and a credential that may read the audit trail (an admin's, an\n" +
+			"approver's, the recorded person's own), the copy the control plane received is replayed,\n" +
+			"from anywhere. --raw prints the asciicast v2 file, for asciinema play or any asciicast player.",
 		Example: "  pamctl replay 0b6c1a52-...\n  pamctl replay 0b6c1a52-... --speed 4\n  pamctl replay 0b6c1a52-... --raw > shell.cast && asciinema play shell.cast\n" +
 			"  pamctl replay 0b6c1a52-... --server cp.example.com:7443 --credential ~/.config/zpam",
 		Args: oneID,

@@ -16,8 +16,8 @@ import (
 const maxChunks = 10000
 
 // fetchShipped reassembles recording id from the EVENT_KIND_RECORDING
-// chunks the control plane stored, for approvers and admins off-host
-// (the audit trail needs an admin credential).
+// chunks the control plane stored, for off-host replays; the audit trail
+// decides whose events the credential may read.
 func fetchShipped(cmd *cobra.Command, g *globals, id string) ([]byte, error) {
 	src, err := dialAuditServer(g.server, g.credential)
 	if err != nil {
