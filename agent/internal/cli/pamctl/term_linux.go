@@ -33,15 +33,17 @@ func promptCode(ctx context.Context, in io.Reader, w io.Writer) (string, error) 
 	if !ok {
 		return "", errNoCode
 	}
-	if _, err := io.WriteString(w, "one-time code: "); err != nil {
-		return "", err
-	}
-	defer io.WriteString(w, "\r\n")
+	// Echo goes off before the prompt shows: keys typed as soon as it
+	// appears must not be echoed.
 	restore, err := echoOff(f)
 	if err != nil {
 		return "", fmt.Errorf("turn off echo: %w", err)
 	}
 	defer restore()
+	defer io.WriteString(w, "\r\n")
+	if _, err := io.WriteString(w, "one-time code: "); err != nil {
+		return "", err
+	}
 	lines := make(chan string, 1)
 	go func() {
 		line, _ := bufio.NewReader(f).ReadString('\n')
