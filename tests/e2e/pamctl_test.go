@@ -87,7 +87,7 @@ func TestRootElevateWithTOTPOnATerminal(t *testing.T) {
 	if strings.Contains(screen, typed) {
 		t.Fatalf("the typed code %s shows on the terminal: %q", typed, screen)
 	}
-	if !regexp.MustCompile(`granted: grant \S+ active until .* UTC \(1m5\ds left\), scope user\r\nend it early with: pamctl revoke \S+\r\n`).MatchString(screen) {
+	if !regexp.MustCompile(`granted: grant \S+ active until .* UTC \(1m[0-5]\ds left\), scope user\r\nend it early with: pamctl revoke \S+\r\n`).MatchString(screen) {
 		t.Fatalf("the terminal does not show the grant and how to end it: %q", screen)
 	}
 	if !strings.Contains(screen, "\r\n0\r\nafter=0") {
