@@ -11,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+
+	"github.com/zpam/zpam/internal/envflag"
 )
 
 // Exit codes of CONTRACT.md.
@@ -53,8 +55,9 @@ func Usage(format string, args ...any) *ExitError { return Exit(ExitUsage, forma
 
 // Execute runs root with args and returns the exit code. Errors go to
 // stderr as "<name>: <sentence>". Every error our commands return is an
-// ExitError; anything else comes from cobra before our code ran (unknown
-// command, bad argument), so it is a usage error.
+// ExitError; a bad environment variable is a usage error, and so is
+// anything else, which comes from cobra before our code ran (unknown
+// command, bad argument).
 func Execute(ctx context.Context, root *cobra.Command, args []string, stdout, stderr io.Writer) int {
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -65,14 +68,27 @@ func Execute(ctx context.Context, root *cobra.Command, args []string, stdout, st
 	if err == nil {
 		return ExitOK
 	}
-	var ee *ExitError
-	if !errors.As(err, &ee) {
-		ee = &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s; see '%s --help'", firstLine(err.Error()), root.Name())}
-	}
+	ee := exitError(root, err)
 	if ee.Err != nil {
 		fmt.Fprintf(stderr, "%s: %s\n", root.Name(), ee.Err)
 	}
 	return ee.Code
+}
+
+// exitError is the one table from errors to exit codes.
+func exitError(root *cobra.Command, err error) *ExitError {
+	var ee *ExitError
+	var bad *envflag.ValueError
+	var unknown *envflag.UnknownError
+	switch {
+	case errors.As(err, &ee):
+		return ee
+	case errors.As(err, &bad):
+		return Usage("%s %q %s", bad.Variable, bad.Value, expected(bad.Flag, bad.Err))
+	case errors.As(err, &unknown):
+		return Usage("%v", unknown)
+	}
+	return &ExitError{Code: ExitUsage, Err: fmt.Errorf("%s; see '%s --help'", firstLine(err.Error()), root.Name())}
 }
 
 func firstLine(s string) string {

@@ -67,7 +67,7 @@ func TestFlagOverridesAreNamedInErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.Config.Server = Servers{"bad"}
-	f.SetByFlag("server", "server")
+	f.SetByFlag("server", "--server")
 	if err := f.Check(); err == nil || !strings.HasPrefix(err.Error(), `--server: "bad" is not a HOST:PORT`) {
 		t.Fatalf("error = %v, want it to name --server", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"reflect"
 	"regexp"
 	"strings"
 
@@ -39,14 +40,15 @@ type File struct {
 	flags  map[string]string
 }
 
-// SetByFlag records that a command-line flag overrode field, so that an
-// error in it names the flag rather than a line of the file.
-func (f *File) SetByFlag(field, flag string) {
+// SetByFlag records that a flag or its environment variable overrode
+// field, so that an error in it names source ("--server",
+// "PAM_AGENT_SERVER") rather than a line of the file.
+func (f *File) SetByFlag(field, source string) {
 	delete(f.lines, field)
 	if f.flags == nil {
 		f.flags = map[string]string{}
 	}
-	f.flags[field] = flag
+	f.flags[field] = source
 }
 
 // Check runs CheckAndSetDefaults and, when the bad value came from the
@@ -57,8 +59,8 @@ func (f *File) Check() error {
 	if !errors.As(err, &fe) {
 		return err
 	}
-	if flag, ok := f.flags[fe.Field]; ok {
-		return fmt.Errorf("--%s: %w", flag, fe.Err)
+	if source, ok := f.flags[fe.Field]; ok {
+		return fmt.Errorf("%s: %w", source, fe.Err)
 	}
 	if line, ok := f.lines[fe.Field]; ok {
 		return fmt.Errorf("%s:%d: %w", f.Path, line, fe)
@@ -98,8 +100,19 @@ func recordLines(root *yaml.Node, lines map[string]int) {
 var (
 	yamlLineRE    = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
 	unknownKeyRE  = regexp.MustCompile(`field (\S+) not found in type \S+`)
-	unknownKeyMsg = `unknown key "$1"; known keys are server, join_token, ca, state_dir, socket, mode, labels, pin_dir, allowlist, privileged_caps, metrics_listen, telemetry`
+	unknownKeyMsg = `unknown key "$1"; known keys are ` + strings.Join(knownKeys(), ", ")
 )
+
+// knownKeys are Config's YAML keys, read from its tags so the message
+// cannot fall behind the struct.
+func knownKeys() []string {
+	t := reflect.TypeFor[Config]()
+	keys := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		keys = append(keys, strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0])
+	}
+	return keys
+}
 
 // located rewrites yaml.v3's "yaml: line N: msg" errors as "path:N: msg".
 func located(path string, err error) error {

@@ -165,3 +165,50 @@ func TestDirectoryCommands(t *testing.T) {
 		t.Fatalf("unknown host: %d %q", code, stderr)
 	}
 }
+
+// TestEnvironment: every flag has a PAM_CONTROLPLANE_ variable, a flag
+// given wins over it, and a bad or misspelt one is a usage error naming it.
+func TestEnvironment(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "env")
+	t.Setenv("PAM_CONTROLPLANE_DATA_DIR", dir)
+	if code, _, stderr := execute("init"); code != 0 {
+		t.Fatalf("init with PAM_CONTROLPLANE_DATA_DIR: %d %q", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "ca.pem")); err != nil {
+		t.Fatalf("init did not use PAM_CONTROLPLANE_DATA_DIR: %v", err)
+	}
+	flagDir := filepath.Join(t.TempDir(), "flag")
+	if code, _, stderr := execute("init", "--data-dir", flagDir); code != 0 {
+		t.Fatalf("init --data-dir: %d %q", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(flagDir, "ca.pem")); err != nil {
+		t.Fatalf("--data-dir did not win over PAM_CONTROLPLANE_DATA_DIR: %v", err)
+	}
+
+	cases := map[string]struct {
+		env  [2]string
+		args []string
+		want string
+	}{
+		"bad duration": {[2]string{"PAM_CONTROLPLANE_TTL", "1x"}, []string{"token", "create"}, `PAM_CONTROLPLANE_TTL: "1x" is not a positive duration like 90s, 30m or 1h`},
+		"bad listen":   {[2]string{"PAM_CONTROLPLANE_LISTEN", "nope"}, []string{"serve"}, `PAM_CONTROLPLANE_LISTEN "nope" is not an address`},
+		"bad database": {[2]string{"PAM_CONTROLPLANE_DATABASE", "mysql://x"}, []string{"serve"}, `PAM_CONTROLPLANE_DATABASE "mysql://x" is not a database URL`},
+		// The packages' env file once held PAM_CONTROLPLANE_OPTS.
+		"misspelt": {[2]string{"PAM_CONTROLPLANE_OPTS", "--listen 0.0.0.0:7443"}, []string{"serve"}, "PAM_CONTROLPLANE_OPTS is set but names no flag of any pam-controlplane command; unset it or use one that pam-controlplane serve accepts: PAM_CONTROLPLANE_DATABASE, PAM_CONTROLPLANE_DATA_DIR, "},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv(c.env[0], c.env[1])
+			code, _, stderr := execute(c.args...)
+			if code != exitUsage || !strings.Contains(stderr, c.want) || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+				t.Fatalf("exit %d, stderr %q; want exit 2 and one line containing %q", code, stderr, c.want)
+			}
+		})
+	}
+	// A variable of another command's flag is left alone: the unit's
+	// ExecStartPre=init runs with serve's variables set.
+	t.Setenv("PAM_CONTROLPLANE_LISTEN", "0.0.0.0:7443")
+	if code, _, stderr := execute("init"); code != 0 {
+		t.Fatalf("init with PAM_CONTROLPLANE_LISTEN set: %d %q", code, stderr)
+	}
+}

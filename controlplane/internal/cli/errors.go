@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/pflag"
 	"github.com/zpam/zpam/controlplane/internal/errdefs"
+	"github.com/zpam/zpam/internal/envflag"
 )
 
 // Exit codes (CONTRACT.md): 2 for usage errors.
@@ -56,6 +57,20 @@ func run(fn func() error) error {
 		return &runError{err: err}
 	}
 	return nil
+}
+
+// envError rewrites a bad environment variable as a usage error naming it,
+// in the words flagError uses for the flag.
+func envError(err error) error {
+	var bad *envflag.ValueError
+	var unknown *envflag.UnknownError
+	switch {
+	case errors.As(err, &bad):
+		return usagef("%s: %v", bad.Variable, bad.Err)
+	case errors.As(err, &unknown):
+		return usagef("%v", unknown)
+	}
+	return err
 }
 
 // flagError rewrites pflag's messages into one sentence naming the bad

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/zpam/zpam/internal/envflag"
 )
 
 // DefaultDataDir is where packages put the control plane's data.
@@ -26,7 +27,7 @@ func Execute(ctx context.Context, version string, args []string, stdout, stderr 
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	err := envError(root.ExecuteContext(ctx))
 	if err != nil {
 		fmt.Fprintf(stderr, "pam-controlplane: %v\n", err)
 	}
@@ -47,6 +48,7 @@ func newRoot(version string, e *env) *cobra.Command {
 	root.SetVersionTemplate("pam-controlplane version {{.Version}}\n")
 	root.AddCommand(newInit(e), newServe(e), newToken(e), newUser(e), newHost(e), newWorkload(e), newPolicy(e), newAudit(e))
 	setFlagErrors(root)
+	envflag.Bind(root)
 	return root
 }
 

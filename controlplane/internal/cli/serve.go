@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/zpam/zpam/controlplane/internal/config"
 	"github.com/zpam/zpam/controlplane/internal/server"
+	"github.com/zpam/zpam/internal/envflag"
 )
 
 func newServe(e *env) *cobra.Command {
@@ -20,7 +22,7 @@ func newServe(e *env) *cobra.Command {
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := cfg.CheckAndSetDefaults(); err != nil {
-				return usageOr(err)
+				return usageOr(cmd, err)
 			}
 			return run(func() error { return serve(cmd.Context(), e, cfg) })
 		},
@@ -60,10 +62,15 @@ func serve(ctx context.Context, e *env, cfg config.Serve) error {
 	return srv.Run(ctx, reload)
 }
 
-// usageOr keeps config errors as usage errors (exit 2).
-func usageOr(err error) error {
-	if err == nil {
+// usageOr keeps config errors as usage errors (exit 2), naming the
+// environment variable rather than the flag when that set the bad value.
+func usageOr(cmd *cobra.Command, err error) error {
+	var bad *config.FlagError
+	switch {
+	case err == nil:
 		return nil
+	case errors.As(err, &bad):
+		return usagef("%s %s", envflag.Source(cmd.Flags(), bad.Flag), bad.Problem)
 	}
 	return usagef("%v", err)
 }

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"net/url"
 	"strings"
 )
@@ -44,19 +43,19 @@ func ParseDatabase(raw string, layout Layout) (Database, error) {
 	case strings.HasPrefix(raw, "sqlite://"):
 		path := strings.TrimPrefix(raw, "sqlite://")
 		if path == "" {
-			return Database{}, fmt.Errorf("--database %q names no file; expected sqlite:///path/to/zpam.db", raw)
+			return Database{}, flagErrorf("database", "%q names no file; expected sqlite:///path/to/zpam.db", raw)
 		}
 		return Database{Driver: "sqlite", Path: path}, nil
 	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
 		return parsePostgres(raw)
 	}
-	return Database{}, fmt.Errorf("--database %q is not a database URL; expected sqlite:///path or postgres://user:password@host:5432/dbname", redact(raw))
+	return Database{}, flagErrorf("database", "%q is not a database URL; expected sqlite:///path or postgres://user:password@host:5432/dbname", redact(raw))
 }
 
 func parsePostgres(raw string) (Database, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Host == "" && u.Query().Get("host") == "") {
-		return Database{}, fmt.Errorf("--database %q is not a PostgreSQL URL; expected postgres://user:password@host:5432/dbname", redact(raw))
+		return Database{}, flagErrorf("database", "%q is not a PostgreSQL URL; expected postgres://user:password@host:5432/dbname", redact(raw))
 	}
 	return Database{Driver: "postgres", URL: raw}, nil
 }

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"time"
@@ -55,11 +54,11 @@ const (
 // CheckAndSetDefaults validates the options and fills in defaults. Call once.
 func (s *Serve) CheckAndSetDefaults() error {
 	if s.DataDir == "" {
-		return errors.New("--data-dir is required; pass the directory made by pam-controlplane init")
+		return &FlagError{Flag: "data-dir", Problem: "is required; pass the directory made by pam-controlplane init"}
 	}
 	s.Listen = orDefault(s.Listen, DefaultListen)
 	s.HTTP = orDefault(s.HTTP, DefaultHTTP)
-	if err := checkAddr("--listen", s.Listen); err != nil {
+	if err := checkAddr("listen", s.Listen); err != nil {
 		return err
 	}
 	if err := checkHTTP(s.HTTP, s.HTTPTLS); err != nil {
@@ -107,7 +106,7 @@ func orDefault(v, def string) string {
 
 func checkAddr(flag, addr string) error {
 	if _, _, err := net.SplitHostPort(addr); err != nil {
-		return fmt.Errorf("%s %q is not an address; expected HOST:PORT like 127.0.0.1:7443", flag, addr)
+		return flagErrorf(flag, "%q is not an address; expected HOST:PORT like 127.0.0.1:7443", addr)
 	}
 	return nil
 }
@@ -120,7 +119,7 @@ func checkAddr(flag, addr string) error {
 // warning in a log would leave the console exposed; an error at start
 // cannot be missed.
 func checkHTTP(addr string, tls bool) error {
-	if err := checkAddr("--http", addr); err != nil {
+	if err := checkAddr("http", addr); err != nil {
 		return err
 	}
 	if tls {
@@ -133,5 +132,21 @@ func checkHTTP(addr string, tls bool) error {
 	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() {
 		return nil
 	}
-	return fmt.Errorf("--http %s is not a loopback address, and plain HTTP there would expose the web console's TOTP codes and session cookies; add --http-tls to serve it over TLS with the server certificate, or use 127.0.0.1:PORT", addr)
+	return flagErrorf("http", "%s is not a loopback address, and plain HTTP there would expose the web console's TOTP codes and session cookies; add --http-tls to serve it over TLS with the server certificate, or use 127.0.0.1:PORT", addr)
+}
+
+// FlagError is a bad value of one option. It names the option by its
+// flag, so that the command line can name the environment variable
+// instead when that is where the value came from.
+type FlagError struct {
+	// Flag is the flag's name without dashes.
+	Flag string
+	// Problem is the rest of the sentence.
+	Problem string
+}
+
+func (e *FlagError) Error() string { return "--" + e.Flag + " " + e.Problem }
+
+func flagErrorf(flag, format string, args ...any) error {
+	return &FlagError{Flag: flag, Problem: fmt.Sprintf(format, args...)}
 }

@@ -9,8 +9,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"github.com/zpam/zpam/agent/internal/cli"
+	"github.com/zpam/zpam/agent/internal/config"
 	"github.com/zpam/zpam/agent/internal/kernel"
+	"github.com/zpam/zpam/internal/envflag"
 )
 
 func agentRun(args ...string) (int, string, string) {
@@ -43,23 +47,66 @@ func TestRunUsageErrors(t *testing.T) {
 	}
 }
 
-func TestFlagsOverrideTheFile(t *testing.T) {
+// loadVia runs run's flag handling as pam-agent would, environment
+// included, and returns the merged config instead of starting the agent.
+func loadVia(t *testing.T, args ...string) (*config.Config, error) {
+	t.Helper()
+	f := &runFlags{}
+	run := f.command("test")
+	var c *config.Config
+	var loadErr error
+	run.RunE = func(cmd *cobra.Command, _ []string) error {
+		c, loadErr = loadConfig(cmd.Flags(), f)
+		return nil
+	}
+	root := &cobra.Command{Use: "pam-agent", SilenceErrors: true, SilenceUsage: true}
+	root.AddCommand(run)
+	envflag.Bind(root)
+	root.SetArgs(append([]string{"run"}, args...))
+	if err := root.Execute(); err != nil {
+		return nil, err
+	}
+	return c, loadErr
+}
+
+// TestPrecedence: flag, then environment, then agent.yaml, then default.
+func TestPrecedence(t *testing.T) {
 	p := filepath.Join(t.TempDir(), "agent.yaml")
-	body := "server: file:1\nsocket: /run/file.sock\nlabels: {env: dev}\n"
+	body := "server: file:1\nsocket: /run/file.sock\nlabels: {env: dev}\nmode: signal\n"
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f := &runFlags{}
-	cmd := f.command("test")
-	if err := cmd.ParseFlags([]string{"--config", p, "--server", "flag:2", "--mode", "audit"}); err != nil {
-		t.Fatal(err)
-	}
-	c, err := loadConfig(cmd.Flags(), f)
+	t.Setenv("PAM_AGENT_SERVER", "env:2")
+	t.Setenv("PAM_AGENT_MODE", "lsm")
+	c, err := loadVia(t, "--config", p, "--mode", "audit")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Server.String() != "flag:2" || c.Socket != "/run/file.sock" || c.Mode != kernel.ModeAudit || c.Labels["env"] != "dev" {
-		t.Fatalf("config = %+v; want flag server and mode, file socket and labels", c)
+	if c.Server.String() != "env:2" || c.Mode != kernel.ModeAudit || c.Socket != "/run/file.sock" || c.Labels["env"] != "dev" || c.StateDir != config.DefaultStateDir {
+		t.Fatalf("config = %+v; want server from the environment, mode from the flag, socket and labels from the file, state dir by default", c)
+	}
+}
+
+// TestEnvironmentErrorsNameTheVariable: a bad value, caught by the flag
+// or by the config's validation, and a misspelt variable are usage errors
+// naming the variable.
+func TestEnvironmentErrorsNameTheVariable(t *testing.T) {
+	cases := map[string]struct {
+		env  [2]string
+		want string
+	}{
+		"bad mode":   {[2]string{"PAM_AGENT_MODE", "fast"}, `pam-agent: PAM_AGENT_MODE "fast" is not one of auto, lsm, signal, audit`},
+		"bad server": {[2]string{"PAM_AGENT_SERVER", "cp"}, `pam-agent: PAM_AGENT_SERVER: "cp" is not a HOST:PORT address`},
+		"misspelt":   {[2]string{"PAM_AGENT_SEVRER", "cp:1"}, "pam-agent: PAM_AGENT_SEVRER is set but names no flag of any pam-agent command; unset it or use one that pam-agent run accepts: PAM_AGENT_CA, PAM_AGENT_CONFIG,"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv(tc.env[0], tc.env[1])
+			code, _, stderr := agentRun("run", "--config", "/dev/null")
+			if code != cli.ExitUsage || !strings.HasPrefix(stderr, tc.want) || strings.Count(stderr, "\n") != 1 {
+				t.Fatalf("exit %d, stderr %q; want exit 2 and one line starting %q", code, stderr, tc.want)
+			}
+		})
 	}
 }
 

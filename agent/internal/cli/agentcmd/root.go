@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zpam/zpam/agent/internal/cli"
+	"github.com/zpam/zpam/internal/envflag"
 )
 
 // NewCommand is pam-agent's root command.
@@ -20,6 +21,7 @@ func NewCommand(version string) *cobra.Command {
 		Version: version,
 	}
 	root.AddCommand(newRunCommand(version), newCheckCommand(), newUninstallCommand(), newShellHelperCommand())
+	envflag.Bind(root)
 	return root
 }
 

@@ -11,9 +11,11 @@ import (
 	"github.com/zpam/zpam/agent/internal/config"
 	"github.com/zpam/zpam/agent/internal/daemon"
 	"github.com/zpam/zpam/agent/internal/kernel"
+	"github.com/zpam/zpam/internal/envflag"
 )
 
-// runFlags are run's flags; each overrides the same key of agent.yaml.
+// runFlags are run's flags; each overrides the same key of agent.yaml, and
+// so does its variable (PAM_AGENT_SERVER for --server).
 type runFlags struct {
 	configPath string
 	c          config.Config
@@ -80,7 +82,7 @@ func loadConfig(fs *pflag.FlagSet, f *runFlags) (*config.Config, error) {
 	set := func(flag string, apply func()) {
 		if fs.Changed(flag) {
 			apply()
-			file.SetByFlag(flagFields[flag], flag)
+			file.SetByFlag(flagFields[flag], envflag.Source(fs, flag))
 		}
 	}
 	set("server", func() { c.Server = f.c.Server })

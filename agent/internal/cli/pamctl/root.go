@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zpam/zpam/agent/internal/cli"
+	"github.com/zpam/zpam/internal/envflag"
 )
 
 // DefaultSocket is where pam-agent serves its local API.
@@ -42,6 +43,7 @@ func NewCommand(version string) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.credential, "credential", defaultCredential(), "with --server: directory with cert.pem, key.pem, ca.pem from pam-controlplane user credential")
 	root.AddCommand(newElevateCommand(g), newStatusCommand(g), newRequestsCommand(g), newApproveCommand(g),
 		newDenyCommand(g), newRevokeCommand(g), newReplayCommand(g), newBreakGlassCommand(g), newAuditCommand(g))
+	envflag.Bind(root)
 	return root
 }
 
