@@ -110,8 +110,18 @@ func TestEnvironmentErrorsNameTheVariable(t *testing.T) {
 	}
 }
 
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "agent.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 func TestCheckExitCodeFollowsTheMode(t *testing.T) {
-	code, stdout, _ := agentRun("check", "--json")
+	good := writeConfig(t, "server: cp.example.com:7443\n")
+	code, stdout, _ := agentRun("check", "--json", "--config", good)
 	var facts checkJSON
 	if err := json.Unmarshal([]byte(stdout), &facts); err != nil {
 		t.Fatalf("check --json printed %q: %v", stdout, err)
@@ -122,5 +132,42 @@ func TestCheckExitCodeFollowsTheMode(t *testing.T) {
 	}
 	if code != want || facts.Enforcing != facts.Mode.Enforcing() {
 		t.Fatalf("mode %s: exit %d, enforcing %v; want exit %d", facts.Mode, code, facts.Enforcing, want)
+	}
+	if facts.Config != good || !facts.ConfigChecked {
+		t.Fatalf("config %q (checked %v), want %s checked", facts.Config, facts.ConfigChecked, good)
+	}
+}
+
+// TestCheckValidatesTheConfig: check refuses what run would refuse, with
+// the same file:line or variable named, exit 2 and nothing on stdout; and
+// with flags given it checks them over the file, as run would use them.
+func TestCheckValidatesTheConfig(t *testing.T) {
+	bad := writeConfig(t, "server: cp.example.com:7443\n\nmode: fast\n")
+	good := writeConfig(t, "server: cp.example.com:7443\n")
+	cases := map[string]struct {
+		env  [2]string
+		args []string
+		want string
+	}{
+		"bad key":          {args: []string{"check", "--config", bad}, want: "pam-agent: " + bad + `:3: mode: "fast" is not one of auto, lsm, signal, audit`},
+		"missing file":     {args: []string{"check", "--config", bad + ".nope"}, want: "pam-agent: config file " + bad + ".nope does not exist"},
+		"bad flag":         {args: []string{"check", "--config", good, "--server", "nohost"}, want: `pam-agent: --server: "nohost" is not a HOST:PORT address`},
+		"bad variable":     {env: [2]string{"PAM_AGENT_SERVER", "nohost"}, args: []string{"check", "--config", good}, want: `pam-agent: PAM_AGENT_SERVER: "nohost" is not a HOST:PORT address`},
+		"no server at all": {args: []string{"check", "--config", writeConfig(t, "mode: audit\n")}, want: "pam-agent: server: the control plane address is missing"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if tc.env[0] != "" {
+				t.Setenv(tc.env[0], tc.env[1])
+			}
+			code, stdout, stderr := agentRun(tc.args...)
+			if code != cli.ExitUsage || !strings.HasPrefix(stderr, tc.want) || strings.Count(stderr, "\n") != 1 || stdout != "" {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit 2, no output and one line starting %q", code, stdout, stderr, tc.want)
+			}
+		})
+	}
+	// The file's bad mode is overridden by a good flag: valid.
+	if code, stdout, stderr := agentRun("check", "--config", bad, "--mode", "audit"); code == cli.ExitUsage || !strings.Contains(stdout, bad+": valid") {
+		t.Fatalf("check with --mode over the file's bad mode: exit %d\n%s%s", code, stdout, stderr)
 	}
 }

@@ -38,7 +38,13 @@ func (f *runFlags) command(version string) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return run(cmd, f, version) },
 	}
-	fl := cmd.Flags()
+	f.register(cmd.Flags())
+	return cmd
+}
+
+// register defines the flags on fl; check takes the same ones, so that it
+// validates what run with those flags would use.
+func (f *runFlags) register(fl *pflag.FlagSet) {
 	fl.StringVar(&f.configPath, "config", config.DefaultPath, "agent config file (optional unless given)")
 	fl.Var(serversValue{&f.c.Server}, "server", "control plane address HOST:PORT, or several replicas cp-a:7443,cp-b:7443 tried in order")
 	fl.StringVar(&f.c.JoinToken, "join-token", "", "join token for the first enrollment")
@@ -49,7 +55,6 @@ func (f *runFlags) command(version string) *cobra.Command {
 	fl.Var(labelsValue{&f.c.Labels}, "labels", "host labels to ask for at enrollment, k=v,…")
 	fl.StringVar(&f.c.PinDir, "pin-dir", kernel.DefaultPinDir, "bpffs directory for the pinned programs and maps")
 	fl.StringVar(&f.c.MetricsListen, "metrics-listen", "", "serve Prometheus /metrics on HOST:PORT (off by default)")
-	return cmd
 }
 
 func run(cmd *cobra.Command, f *runFlags, version string) error {
