@@ -212,3 +212,33 @@ func TestEnvironment(t *testing.T) {
 		t.Fatalf("init with PAM_CONTROLPLANE_LISTEN set: %d %q", code, stderr)
 	}
 }
+
+// TestCheck: exit 0 and "serve would start" for what init made; 1 with
+// one sentence when serve would not start; 2 for a bad flag or variable.
+func TestCheck(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if code, _, stderr := execute("check", "--data-dir", dir); code != exitFailure || !strings.Contains(stderr, "data directory "+dir+" does not exist") {
+		t.Fatalf("check before init: exit %d %q", code, stderr)
+	}
+	if code, _, _ := execute("init", "--data-dir", dir); code != 0 {
+		t.Fatal("init failed")
+	}
+	code, out, stderr := execute("check", "--data-dir", dir)
+	if code != 0 || !strings.HasSuffix(out, "serve would start\n") || stderr != "" {
+		t.Fatalf("check after init: exit %d\n%s%s", code, out, stderr)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte("roles: [\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, _, stderr = execute("check", "--data-dir", dir)
+	if code != exitFailure || !strings.Contains(stderr, filepath.Join(dir, "policy.yaml")+":") || strings.Count(strings.TrimSpace(stderr), "\n") != 0 {
+		t.Fatalf("check with a broken policy: exit %d %q; want 1 and one line naming policy.yaml:LINE", code, stderr)
+	}
+	if code, _, stderr := execute("check", "--data-dir", dir, "--database", "mysql://x"); code != exitUsage || !strings.Contains(stderr, `--database "mysql://x" is not a database URL`) {
+		t.Fatalf("check --database mysql://x: exit %d %q", code, stderr)
+	}
+	t.Setenv("PAM_CONTROLPLANE_DATABASE", "sqlite://")
+	if code, _, stderr := execute("check", "--data-dir", dir); code != exitUsage || !strings.Contains(stderr, `PAM_CONTROLPLANE_DATABASE "sqlite://" names no file`) {
+		t.Fatalf("check with PAM_CONTROLPLANE_DATABASE=sqlite://: exit %d %q", code, stderr)
+	}
+}

@@ -46,7 +46,7 @@ func newRoot(version string, e *env) *cobra.Command {
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetVersionTemplate("pam-controlplane version {{.Version}}\n")
-	root.AddCommand(newInit(e), newServe(e), newToken(e), newUser(e), newHost(e), newWorkload(e), newPolicy(e), newAudit(e))
+	root.AddCommand(newInit(e), newServe(e), newCheck(e), newToken(e), newUser(e), newHost(e), newWorkload(e), newPolicy(e), newAudit(e))
 	setFlagErrors(root)
 	envflag.Bind(root)
 	return root
