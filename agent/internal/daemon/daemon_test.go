@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -201,5 +202,37 @@ func TestStartRefusesUntrustedServer(t *testing.T) {
 	}
 	if _, err := os.Stat(f.cfg.StateDir); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("state dir written after refusing the server: %v", err)
+	}
+}
+
+// TestWatchdogPings: with a watchdog asked for, the running agent keeps
+// sending WATCHDOG=1, and sends no more once Close has returned.
+func TestWatchdogPings(t *testing.T) {
+	t.Setenv("WATCHDOG_USEC", "20000")
+	t.Setenv("WATCHDOG_PID", strconv.Itoa(os.Getpid()))
+	f := newFixture(t)
+	d := f.daemon()
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	pings := func() int {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		n := 0
+		for _, s := range f.notified {
+			if s == "WATCHDOG=1" {
+				n++
+			}
+		}
+		return n
+	}
+	eventually(t, "three WATCHDOG=1 pings", func() bool { return pings() >= 3 })
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	after := pings()
+	time.Sleep(50 * time.Millisecond) // five ping intervals
+	if got := pings(); got != after {
+		t.Fatalf("%d pings after Close returned", got-after)
 	}
 }

@@ -24,8 +24,8 @@ func (d *Daemon) startLoops(ctx context.Context) {
 		d.goLoop(d.consumeAudit)
 	}
 	d.goLoop(func() { every(ctx, d.o.LossInterval, d.reportLoss) })
-	if interval, err := sd.SdWatchdogEnabled(false); err == nil && interval > 0 {
-		d.goLoop(func() { d.watchdog(ctx, interval) })
+	if ping := watchdogPing(); ping > 0 {
+		d.goLoop(func() { every(ctx, ping, func() { d.o.Notify(sd.SdNotifyWatchdog) }) })
 	}
 }
 
@@ -68,7 +68,16 @@ func (d *Daemon) refreshAllowlist() {
 	}
 }
 
-// watchdog pings systemd at half the interval it asked for.
-func (d *Daemon) watchdog(ctx context.Context, interval time.Duration) {
-	every(ctx, interval/2, func() { d.o.Notify(sd.SdNotifyWatchdog) })
+// watchdogPing is how often to send WATCHDOG=1: half the WatchdogSec
+// systemd asked this process for (WATCHDOG_USEC, when WATCHDOG_PID is ours),
+// as sd_watchdog_enabled(3) advises; 0 when it asked for none. The loop
+// runs on its own goroutine, so a stuck grant stream or kernel reader does
+// not stop it; what it proves is that the process is scheduled and Close
+// has not been reached.
+func watchdogPing() time.Duration {
+	interval, err := sd.SdWatchdogEnabled(false)
+	if err != nil || interval <= 0 {
+		return 0
+	}
+	return interval / 2
 }

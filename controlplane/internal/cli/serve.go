@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -12,6 +11,7 @@ import (
 	"github.com/zpam/zpam/controlplane/internal/config"
 	"github.com/zpam/zpam/controlplane/internal/server"
 	"github.com/zpam/zpam/internal/envflag"
+	"github.com/zpam/zpam/internal/logging"
 )
 
 func newServe(e *env) *cobra.Command {
@@ -48,7 +48,7 @@ func addTelemetryFlags(cmd *cobra.Command, cfg *config.Serve) {
 }
 
 func serve(ctx context.Context, e *env, cfg config.Serve) error {
-	log := slog.New(slog.NewTextHandler(e.stderr, nil))
+	log := logging.New(e.stderr)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	reload := make(chan os.Signal, 1)

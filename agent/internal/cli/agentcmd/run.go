@@ -1,7 +1,6 @@
 package agentcmd
 
 import (
-	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -12,6 +11,7 @@ import (
 	"github.com/zpam/zpam/agent/internal/daemon"
 	"github.com/zpam/zpam/agent/internal/kernel"
 	"github.com/zpam/zpam/internal/envflag"
+	"github.com/zpam/zpam/internal/logging"
 )
 
 // runFlags are run's flags; each overrides the same key of agent.yaml, and
@@ -62,7 +62,7 @@ func run(cmd *cobra.Command, f *runFlags, version string) error {
 	if err != nil {
 		return err
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	log := logging.New(os.Stderr)
 	d := daemon.New(daemon.Options{Config: cfg, Version: version, Log: log})
 	ctx := cmd.Context()
 	if err := d.Start(ctx); err != nil {
