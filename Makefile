@@ -3,9 +3,17 @@ SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(PATH)
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X main.version=$(VERSION)
-GOFLAGS_BUILD := -trimpath -ldflags '$(LDFLAGS)'
+# Recursive (=), so that packages' own VERSION reaches the build it runs.
+LDFLAGS = -s -w -X main.version=$(VERSION)
+GOFLAGS_BUILD = -trimpath -ldflags '$(LDFLAGS)'
 BIN := bin
+# Package version (packaging/version.sh turns git describe into a form dpkg
+# and rpm both order); the packaged binaries report it as --version too.
+PKG_VERSION ?= $(shell packaging/version.sh 2>/dev/null || echo 0.0.0~dev)
+# Man pages and completions generated from the built binaries' commands.
+DOCS = $(BIN)/docs
+# Generated man pages carry the commit's date, not the build's.
+export SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null)
 TOOLBIN := $(CURDIR)/.bin
 BINARIES := pam-agent pamctl pam-controlplane
 PROTOS := $(wildcard proto/zpam/*/v1/*.proto)
@@ -15,9 +23,9 @@ PROTOS := $(wildcard proto/zpam/*/v1/*.proto)
 APT_PACKAGES := clang llvm libbpf-dev bpftool protobuf-compiler libprotobuf-dev \
 	sudo passwd util-linux procps curl git make ca-certificates \
 	qemu-system-x86 busybox-static cpio gzip \
-	systemd rpm lintian debootstrap chromium postgresql
+	systemd rpm lintian debootstrap chromium postgresql systemd-container man-db bash-completion zsh fish
 
-.PHONY: help deps build generate generate-proto generate-bpf verify-generate lint test test-unit bench packages run clean
+.PHONY: help deps build docs generate generate-proto generate-bpf verify-generate lint test test-unit bench packages run clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -33,6 +41,9 @@ deps: ## install missing Debian packages (as root)
 build: ## build the three static binaries into bin/
 	@mkdir -p $(BIN)
 	CGO_ENABLED=0 go build $(GOFLAGS_BUILD) -o $(BIN)/ ./agent/cmd/pam-agent ./agent/cmd/pamctl ./controlplane/cmd/pam-controlplane
+
+docs: build ## man pages and bash/zsh/fish completions of the binaries, generated from their commands, into $(BIN)/docs
+	@for b in $(BINARIES); do rm -rf $(DOCS)/$$b && $(BIN)/$$b gendocs $(DOCS)/$$b || exit 1; done
 
 generate: generate-proto generate-bpf ## regenerate protobuf and bpf2go output
 
@@ -76,11 +87,12 @@ bench: build ## benchmarks (figures and method in BENCHMARKS.md)
 	go run ./tests/bench/vmbench $(VMBENCHFLAGS)
 	go test -count=1 ./tests/bench/replicas -run '^$$' -bench . -benchtime 1x -args -bin $(CURDIR)/$(BIN) $(HABENCHFLAGS)
 
-packages: build ## .deb and .rpm of pam-agent and pam-controlplane into dist/ (or DIST=dir)
+packages: VERSION = $(PKG_VERSION)
+packages: docs ## .deb and .rpm of pam-agent and pam-controlplane into dist/ (or DIST=dir; PKG_VERSION=1.2.3 overrides the version)
 	@mkdir -p $(or $(DIST),dist)
-	@version=$$(packaging/version.sh) && arch=$$(go env GOARCH) && \
+	@arch=$$(go env GOARCH) && \
 	for pkg in pam-agent pam-controlplane; do for fmt in deb rpm; do \
-		ZPAM_BIN=$(BIN) ZPAM_VERSION=$$version ZPAM_ARCH=$$arch \
+		ZPAM_BIN=$(BIN) ZPAM_DOCS=$(DOCS) ZPAM_VERSION=$(PKG_VERSION) ZPAM_ARCH=$$arch \
 		go tool nfpm package --config packaging/nfpm/$$pkg.yaml --packager $$fmt --target $(or $(DIST),dist)/ || exit 1; \
 	done; done
 

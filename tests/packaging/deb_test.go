@@ -38,6 +38,9 @@ func TestDebAgent(t *testing.T) {
 		"/var/lib/pam-agent":                    "drwx------",
 		"/usr/share/doc/pam-agent/copyright":    "-rw-r--r--",
 	}
+	for _, p := range docPaths(t, b, "pam-agent", "deb") {
+		want[p] = "-rw-r--r--"
+	}
 	checkModes(t, files, want)
 	checkFields(t, deb, map[string]string{
 		"Package":      "pam-agent",
@@ -56,11 +59,15 @@ func TestDebControlplane(t *testing.T) {
 	b := packages(t)
 	deb := debPath(b, "pam-controlplane")
 	files := debFiles(t, deb)
-	checkModes(t, files, map[string]string{
+	want := map[string]string{
 		"/usr/bin/pam-controlplane":                    "-rwxr-xr-x",
 		"/etc/pam-controlplane/pam-controlplane.env":   "-rw-r--r--",
 		"/lib/systemd/system/pam-controlplane.service": "-rw-r--r--",
-	})
+	}
+	for _, p := range docPaths(t, b, "pam-controlplane", "deb") {
+		want[p] = "-rw-r--r--"
+	}
+	checkModes(t, files, want)
 	// The data directory (CA key) is the unit's StateDirectory=, created
 	// owned by the service user; a root-owned package entry would fight it.
 	if _, ok := files["/var/lib/pam-controlplane"]; ok {

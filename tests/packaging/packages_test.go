@@ -27,22 +27,24 @@ var repoRoot = func() string {
 
 // built is the output of one `make packages` run shared by every test.
 type built struct {
-	dir     string // holds bin/ and dist/
-	version string // packaging/version.sh for this checkout
+	dir     string // holds bin/, bin/docs/ and dist/
+	version string // the package version
 	err     error
 	log     string
 }
 
 var (
-	buildOnce sync.Once
-	result    built
+	buildsMu sync.Mutex
+	builds   = map[string]*built{} // by PKG_VERSION; "" is the checkout's
 )
 
-// TestMain removes the shared build directory after the tests.
+// TestMain removes the build directories after the tests.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if result.dir != "" {
-		os.RemoveAll(result.dir)
+	for _, b := range builds {
+		if b.dir != "" {
+			os.RemoveAll(b.dir)
+		}
 	}
 	os.Exit(code)
 }
@@ -50,33 +52,54 @@ func TestMain(m *testing.M) {
 // packages runs `make packages` once per test binary, into a temporary
 // directory (BIN=, DIST=) so that it never overwrites the bin/ other test
 // packages may be running from, and returns that directory.
-func packages(t *testing.T) built {
+func packages(t *testing.T) built { return buildPackages(t, "") }
+
+// newerPackages builds the same tree again as a version that dpkg and rpm
+// order after packages(t)'s, to upgrade to; PKG_VERSION is how a release
+// build sets the version too.
+func newerPackages(t *testing.T) built {
+	return buildPackages(t, packages(t).version+"+newer")
+}
+
+func buildPackages(t *testing.T, version string) built {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("building the packages takes about half a minute; skipped with -short")
 	}
 	needTools(t, "make", "git")
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "zpam-packages-")
-		if err != nil {
-			result.err = err
-			return
-		}
-		result.dir = dir
-		cmd := exec.Command("make", "-C", repoRoot, "--no-print-directory", "packages",
-			"BIN="+filepath.Join(dir, "bin"), "DIST="+filepath.Join(dir, "dist"))
-		out, err := cmd.CombinedOutput()
-		result.log, result.err = string(out), err
-		if err != nil {
-			return
-		}
-		v, err := exec.Command(filepath.Join(repoRoot, "packaging", "version.sh")).Output()
-		result.version, result.err = strings.TrimSpace(string(v)), err
-	})
-	if result.err != nil {
-		t.Fatalf("make packages: %v\n%s", result.err, result.log)
+	buildsMu.Lock()
+	defer buildsMu.Unlock()
+	b, ok := builds[version]
+	if !ok {
+		b = &built{}
+		builds[version] = b
+		b.build(version)
 	}
-	return result
+	if b.err != nil {
+		t.Fatalf("make packages PKG_VERSION=%q: %v\n%s", version, b.err, b.log)
+	}
+	return *b
+}
+
+func (b *built) build(version string) {
+	if b.dir, b.err = os.MkdirTemp("", "zpam-packages-"); b.err != nil {
+		return
+	}
+	args := []string{"-C", repoRoot, "--no-print-directory", "packages",
+		"BIN=" + filepath.Join(b.dir, "bin"), "DIST=" + filepath.Join(b.dir, "dist")}
+	if version != "" {
+		args = append(args, "PKG_VERSION="+version)
+	}
+	out, err := exec.Command("make", args...).CombinedOutput()
+	b.log, b.err = string(out), err
+	if err != nil {
+		return
+	}
+	if version == "" {
+		v, err := exec.Command(filepath.Join(repoRoot, "packaging", "version.sh")).Output()
+		version, b.err = strings.TrimSpace(string(v)), err
+	}
+	b.version = version
 }
 
 // needTools skips when a tool is missing, except under CI=true, where
@@ -138,6 +161,18 @@ func TestPackagesAreFour(t *testing.T) {
 			if !slices.Contains(names, filepath.Base(p)) {
 				t.Errorf("%s was not built; dist/ holds %v", filepath.Base(p), names)
 			}
+		}
+	}
+}
+
+// TestBinariesReportThePackageVersion: what `make packages` builds says,
+// on --version, the version its packages carry.
+func TestBinariesReportThePackageVersion(t *testing.T) {
+	b := packages(t)
+	for _, bin := range []string{"pam-agent", "pamctl", "pam-controlplane"} {
+		want := bin + " version " + b.version + "\n"
+		if got := run(t, filepath.Join(b.dir, "bin", bin), "--version"); got != want {
+			t.Errorf("%s --version = %q, want %q", bin, got, want)
 		}
 	}
 }

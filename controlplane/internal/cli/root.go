@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/zpam/zpam/internal/clidoc"
 	"github.com/zpam/zpam/internal/envflag"
 )
 
@@ -47,6 +48,7 @@ func newRoot(version string, e *env) *cobra.Command {
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetVersionTemplate("pam-controlplane version {{.Version}}\n")
 	root.AddCommand(newInit(e), newServe(e), newCheck(e), newToken(e), newUser(e), newHost(e), newWorkload(e), newPolicy(e), newAudit(e))
+	root.AddCommand(clidoc.Command(root, "8"))
 	setFlagErrors(root)
 	envflag.Bind(root)
 	return root

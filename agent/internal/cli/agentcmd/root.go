@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zpam/zpam/agent/internal/cli"
+	"github.com/zpam/zpam/internal/clidoc"
 	"github.com/zpam/zpam/internal/envflag"
 )
 
@@ -21,6 +22,9 @@ func NewCommand(version string) *cobra.Command {
 		Version: version,
 	}
 	root.AddCommand(newRunCommand(version), newCheckCommand(), newUninstallCommand(), newShellHelperCommand())
+	// The packages install completion scripts; no completion command.
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.AddCommand(clidoc.Command(root, "8"))
 	envflag.Bind(root)
 	return root
 }

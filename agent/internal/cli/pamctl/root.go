@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zpam/zpam/agent/internal/cli"
+	"github.com/zpam/zpam/internal/clidoc"
 	"github.com/zpam/zpam/internal/envflag"
 )
 
@@ -43,6 +44,9 @@ func NewCommand(version string) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.credential, "credential", defaultCredential(), "with --server: directory with cert.pem, key.pem, ca.pem from pam-controlplane user credential")
 	root.AddCommand(newElevateCommand(g), newStatusCommand(g), newRequestsCommand(g), newApproveCommand(g),
 		newDenyCommand(g), newRevokeCommand(g), newReplayCommand(g), newBreakGlassCommand(g), newAuditCommand(g))
+	// The packages install completion scripts; no completion command.
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.AddCommand(clidoc.Command(root, "1"))
 	envflag.Bind(root)
 	return root
 }
