@@ -176,3 +176,10 @@ func TestBinariesReportThePackageVersion(t *testing.T) {
 		}
 	}
 }
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
