@@ -206,8 +206,9 @@ func links(t *testing.T, pinDir string) map[string]int {
 func TestRootBootedAgent(t *testing.T) {
 	roottest.Require(t)
 	needTools(t, "systemd-nspawn", "nsenter", "bpftool", "debootstrap", "cp")
-	roottest.Lock(t)
+	began := time.Now()
 	old, newer := packages(t), newerPackages(t)
+	t.Logf("packages built in %v", time.Since(began).Round(time.Second))
 	root := debRoot(t)
 	for name, b := range map[string]built{"old": old, "new": newer} {
 		copyDebs(t, b, filepath.Join(root, "root"), name) // /tmp is a tmpfs in the container
@@ -217,17 +218,36 @@ func TestRootBootedAgent(t *testing.T) {
 	dropIn := filepath.Join(root, "etc/systemd/system/pam-agent.service.d")
 	must(t, os.MkdirAll(dropIn, 0o755))
 	must(t, os.WriteFile(filepath.Join(dropIn, "watchdog.conf"), []byte("[Service]\nWatchdogSec=4s\n"), 0o644))
+	// Built and copied; only now take the host-wide lock, for as long
+	// as the agent may attach.
+	locked := time.Now()
+	roottest.Lock(t)
+	t.Logf("root lock taken after %v", time.Since(locked).Round(time.Second))
 	pinDir := roottest.PinDir(t)
 	must(t, os.MkdirAll(pinDir, 0o700))
 	t.Cleanup(func() { os.RemoveAll(pinDir) })
 
+	began = time.Now()
 	c := boot(t, root, pinDir)
+	t.Logf("booted in %v", time.Since(began).Round(time.Millisecond))
+	// The README's "Install on a fleet", with cp.example.com pointing here.
 	c.sh("dpkg -i /root/tmp/old/pam-controlplane_*.deb /root/tmp/old/pam-agent_*.deb")
 	if got := c.unit("pam-controlplane", "ActiveState")["ActiveState"]; got != "active" {
 		t.Fatalf("pam-controlplane is %s after install, want active (postinst starts it)", got)
 	}
-	token := strings.TrimSpace(c.sh("runuser -u pam-controlplane -- pam-controlplane token create 2>/dev/null"))
-	c.sh(`printf 'server: 127.0.0.1:7443\njoin_token: ` + token + `\n' >> /etc/pam-agent/agent.yaml`)
+	c.sh(`echo "127.0.0.1 cp.example.com" >> /etc/hosts
+		echo PAM_CONTROLPLANE_LISTEN=0.0.0.0:7443 >> /etc/pam-controlplane/pam-controlplane.env
+		echo PAM_CONTROLPLANE_SERVER_NAME=cp.example.com >> /etc/pam-controlplane/pam-controlplane.env
+		systemctl restart pam-controlplane`)
+	if out := c.run("pam-controlplane", "check"); !strings.Contains(out, "cp.example.com") || !strings.HasSuffix(out, "serve would start\n") {
+		t.Errorf("pam-controlplane check after the restart:\n%s\nwant the server certificate for cp.example.com and serve would start", out)
+	}
+	token := strings.TrimSpace(c.sh("runuser -u pam-controlplane -- pam-controlplane token create --labels env=prod 2>/dev/null"))
+	c.sh(`printf 'server: cp.example.com:7443\njoin_token: ` + token + `\n' >> /etc/pam-agent/agent.yaml`)
+	// 0 or 3 (audit only) is the kernel's verdict; 2 would be the config.
+	if out, err := c.try("pam-agent", "check"); exitCode(err) == 2 || !strings.Contains(out, "/etc/pam-agent/agent.yaml: valid") {
+		t.Errorf("pam-agent check with the configured agent.yaml: %v\n%s", err, out)
+	}
 
 	// Type=notify: start returns once the agent said READY=1, which it
 	// does only after attaching; the pins are there by then.

@@ -15,8 +15,9 @@ type Cert struct {
 	Name     string
 	Path     string
 	NotAfter time.Time
-	// DNSNames are the names a server certificate is valid for.
-	DNSNames []string
+	// Names are the DNS names and IP addresses a server certificate is
+	// valid for.
+	Names []string
 }
 
 // Check verifies what init made, at now, the way serve and the admin
@@ -63,7 +64,11 @@ func checkLeafFile(auth *Authority, name, certPath, keyPath string, usage x509.E
 	if err := checkLeaf(auth, certPath, keyPath, usage, now); err != nil {
 		return Cert{}, err
 	}
-	return Cert{Name: name, Path: certPath, NotAfter: cert.NotAfter, DNSNames: cert.DNSNames}, nil
+	names := append([]string(nil), cert.DNSNames...)
+	for _, ip := range cert.IPAddresses {
+		names = append(names, ip.String())
+	}
+	return Cert{Name: name, Path: certPath, NotAfter: cert.NotAfter, Names: names}, nil
 }
 
 func day(t time.Time) string { return t.UTC().Format(time.DateOnly) }

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"net"
+	"os"
 	"time"
 
 	"github.com/zpam/zpam/controlplane/internal/config"
@@ -18,6 +19,9 @@ type Action string
 const (
 	Created Action = "created"
 	Kept    Action = "kept"
+	// Reissued: a server certificate lacked a name asked for and was
+	// replaced by one under the same CA, which agents keep trusting.
+	Reissued Action = "reissued"
 )
 
 // FileResult reports one file of Init.
@@ -32,21 +36,16 @@ type FileResult struct {
 // certificate names localhost, the loopback addresses, hostname and names
 // (DNS names or IP addresses). Replicas share one data directory and so
 // one certificate, which must name every replica's address: a kept
-// certificate missing one of names is reported (hostname is not checked,
-// since a replica started from a copied directory has another).
+// certificate missing one of names is reissued under the same CA, so that
+// naming the server is a matter of running init again (hostname is not
+// checked, since a replica started from a copied directory has another).
 func Init(layout config.Layout, hostname string, names []string, now time.Time) ([]FileResult, error) {
 	auth, res, err := initCA(layout, now)
 	if err != nil {
 		return nil, err
 	}
-	dns, ips := serverNames(append([]string{hostname}, names...))
-	server, err := initLeaf(auth, layout.ServerCert(), layout.ServerKey(), x509.ExtKeyUsageServerAuth, now, func() (Leaf, error) {
-		return auth.IssueServer(dns, ips, now)
-	})
+	server, err := initServer(auth, layout, hostname, names, now)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkServerNames(layout, names); err != nil {
 		return nil, err
 	}
 	admin, err := initLeaf(auth, layout.AdminCert(), layout.AdminKey(), x509.ExtKeyUsageClientAuth, now, func() (Leaf, error) {
@@ -70,16 +69,56 @@ func serverNames(names []string) ([]string, []net.IP) {
 	return dns, ips
 }
 
-// checkServerNames reports a kept server certificate that does not name
-// one of names, rather than serving a certificate agents will refuse.
-func checkServerNames(layout config.Layout, names []string) error {
+func initServer(auth *Authority, layout config.Layout, hostname string, names []string, now time.Time) ([]FileResult, error) {
+	dns, ips := serverNames(append([]string{hostname}, names...))
+	issue := func() (Leaf, error) { return auth.IssueServer(dns, ips, now) }
+	res, err := initLeaf(auth, layout.ServerCert(), layout.ServerKey(), x509.ExtKeyUsageServerAuth, now, issue)
+	if err != nil || res[0].Action == Created {
+		return res, err
+	}
 	cert, _, err := readCert(layout.ServerCert())
 	if err != nil {
-		return err
+		return nil, err
 	}
+	if len(uncovered(cert, names)) == 0 {
+		return res, nil
+	}
+	leaf, err := issue()
+	if err != nil {
+		return nil, err
+	}
+	if err := replacePair(layout.ServerCert(), layout.ServerKey(), leaf); err != nil {
+		return nil, err
+	}
+	return results(Reissued, []string{layout.ServerCert(), layout.ServerKey()}), nil
+}
+
+// uncovered are the names cert is not valid for.
+func uncovered(cert *x509.Certificate, names []string) []string {
+	var out []string
 	for _, n := range names {
 		if n != "" && cert.VerifyHostname(n) != nil {
-			return fmt.Errorf("%s does not name %s; remove %s and %s and run init again with every --server-name", layout.ServerCert(), n, layout.ServerCert(), layout.ServerKey())
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// replacePair swaps in a new certificate and key, each written beside the
+// old one and renamed over it, so neither file is ever half-written.
+func replacePair(certPath, keyPath string, leaf Leaf) error {
+	for _, f := range []struct {
+		path string
+		data []byte
+		mode os.FileMode
+	}{{keyPath, leaf.KeyPEM, 0o600}, {certPath, leaf.CertPEM, 0o644}} {
+		tmp := f.path + ".new"
+		_ = os.Remove(tmp)
+		if err := writeNew(tmp, f.data, f.mode); err != nil {
+			return err
+		}
+		if err := os.Rename(tmp, f.path); err != nil {
+			return fmt.Errorf("replace %s: %w", f.path, err)
 		}
 	}
 	return nil

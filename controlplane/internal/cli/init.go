@@ -17,7 +17,11 @@ func newInit(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create the CA, server certificate, admin credential and default policy.yaml (idempotent)",
-		Args:  noArgs,
+		Long: "Create the CA, server certificate, admin credential and default policy.yaml in the data\n" +
+			"directory, keeping whatever exists. The server certificate is for localhost, the loopback\n" +
+			"addresses, this host's name and --server-name; when it lacks one of --server-name, it is\n" +
+			"reissued under the same CA (agents trust the CA, so nothing else changes).",
+		Args: noArgs,
 		RunE: func(*cobra.Command, []string) error {
 			if err := checkDataDir(dir); err != nil {
 				return err

@@ -86,8 +86,8 @@ func checkCerts(_ context.Context, o Options) ([]Finding, error) {
 	out := make([]Finding, 0, len(certs))
 	for _, c := range certs {
 		f := Finding{Subject: c.Name, Detail: fmt.Sprintf("%s, valid until %s", c.Path, day(c.NotAfter))}
-		if len(c.DNSNames) > 0 {
-			f.Detail += " for " + strings.Join(c.DNSNames, ", ") + " and loopback"
+		if len(c.Names) > 0 {
+			f.Detail += " for " + strings.Join(c.Names, ", ")
 		}
 		if left := c.NotAfter.Sub(o.Now); left < o.Soon {
 			f.Warning = true

@@ -52,7 +52,7 @@ func TestFreshAndMigratedDirectoriesPass(t *testing.T) {
 	if err != nil {
 		t.Fatalf("fresh data directory: %v", err)
 	}
-	if got := details(found); !strings.Contains(got, "holds no schema yet; serve creates it") || !strings.Contains(got, "for localhost, cp.example.com and loopback") {
+	if got := details(found); !strings.Contains(got, "holds no schema yet; serve creates it") || !strings.Contains(got, "for localhost, cp.example.com, 127.0.0.1, ::1") {
 		t.Errorf("findings lack the database to be created or the server's names:\n%s", got)
 	}
 	db, err := store.Open(context.Background(), s.Database.Driver, s.Database.DSN())
