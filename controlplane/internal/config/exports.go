@@ -1,7 +1,6 @@
 package config
 
 import (
-	"fmt"
 	"net"
 	"net/url"
 	"path/filepath"
@@ -14,11 +13,11 @@ const DefaultRetention = 720 * time.Hour
 // checkTelemetry validates --retention and the --export-* sinks.
 func (s *Serve) checkTelemetry() error {
 	if s.Retention < 0 {
-		return fmt.Errorf("--retention %s is negative; expected a duration like 720h, or 0 to keep events forever", s.Retention)
+		return flagErrorf("retention", "%s is negative; expected a duration like 720h, or 0 to keep events forever", s.Retention)
 	}
 	for _, p := range s.ExportFiles {
 		if !filepath.IsAbs(p) {
-			return fmt.Errorf("--export-file %q is not an absolute path", p)
+			return flagErrorf("export-file", "%q is not an absolute path", p)
 		}
 	}
 	for _, raw := range s.ExportSyslog {
@@ -29,7 +28,7 @@ func (s *Serve) checkTelemetry() error {
 	for _, raw := range s.ExportHTTP {
 		u, err := url.Parse(raw)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("--export-http %q is not an http:// or https:// URL", raw)
+			return flagErrorf("export-http", "%q is not an http:// or https:// URL", raw)
 		}
 	}
 	return nil
@@ -37,7 +36,7 @@ func (s *Serve) checkTelemetry() error {
 
 func checkSyslogURL(raw string) error {
 	u, err := url.Parse(raw)
-	bad := fmt.Errorf("--export-syslog %q is not unix:///dev/log, udp://HOST:PORT or tcp://HOST:PORT", raw)
+	bad := flagErrorf("export-syslog", "%q is not unix:///dev/log, udp://HOST:PORT or tcp://HOST:PORT", raw)
 	if err != nil {
 		return bad
 	}

@@ -71,7 +71,7 @@ func (s *Serve) CheckAndSetDefaults() error {
 	s.Database = db
 	s.setTunables()
 	if s.HostCertTTL < MinHostCertTTL || s.HostCertTTL > MaxHostCertTTL {
-		return fmt.Errorf("--host-cert-ttl %s is outside %s to %s", s.HostCertTTL, MinHostCertTTL, MaxHostCertTTL)
+		return flagErrorf("host-cert-ttl", "%s is outside %s to %s", s.HostCertTTL, MinHostCertTTL, MaxHostCertTTL)
 	}
 	return s.checkTelemetry()
 }
