@@ -88,25 +88,28 @@ func apply(cmd *cobra.Command, program string, known map[string]bool) error {
 	}
 	var err error
 	cmd.Flags().VisitAll(func(f *pflag.Flag) {
-		if err != nil || f.Changed || skipped(f) {
-			return
+		if err == nil && !f.Changed && !skipped(f) {
+			err = fromVariable(cmd.Flags(), f, Name(program, f.Name))
 		}
-		name := Name(program, f.Name)
-		value := os.Getenv(name)
-		if value == "" {
-			return
-		}
-		if setErr := cmd.Flags().Set(f.Name, value); setErr != nil {
-			var invalid *pflag.InvalidValueError
-			if errors.As(setErr, &invalid) {
-				setErr = invalid.Unwrap()
-			}
-			err = &ValueError{Variable: name, Value: value, Flag: f, Err: setErr}
-			return
-		}
-		_ = cmd.Flags().SetAnnotation(f.Name, fromEnv, []string{name})
 	})
 	return err
+}
+
+// fromVariable sets f from the variable name, when that is set and not
+// empty, and notes so for Source.
+func fromVariable(fs *pflag.FlagSet, f *pflag.Flag, name string) error {
+	value := os.Getenv(name)
+	if value == "" {
+		return nil
+	}
+	if err := fs.Set(f.Name, value); err != nil {
+		var invalid *pflag.InvalidValueError
+		if errors.As(err, &invalid) {
+			err = invalid.Unwrap()
+		}
+		return &ValueError{Variable: name, Value: value, Flag: f, Err: err}
+	}
+	return fs.SetAnnotation(f.Name, fromEnv, []string{name})
 }
 
 func unknownVariables(cmd *cobra.Command, program string, known map[string]bool) error {
