@@ -39,7 +39,8 @@ func skipped(f *pflag.Flag) bool { return f.Name == "help" || f.Name == "version
 // complete: it names each flag's variable in its help text and wraps each
 // command's PreRunE, so the variables apply after the command line is
 // parsed and before required flags are checked. A PersistentPreRunE runs
-// before them and so sees the command line alone.
+// before them and so sees the command line alone. Hidden commands
+// are internal and take no variables.
 func Bind(root *cobra.Command) {
 	program := root.Name()
 	known := map[string]bool{}
@@ -47,11 +48,14 @@ func Bind(root *cobra.Command) {
 	walk(root, func(c *cobra.Command) {
 		c.LocalFlags().VisitAll(func(f *pflag.Flag) {
 			known[f.Name] = true
-			if !skipped(f) && !named[f] {
+			if !skipped(f) && !named[f] && !c.Hidden {
 				named[f] = true
 				f.Usage += " (env " + Name(program, f.Name) + ")"
 			}
 		})
+		if c.Hidden {
+			return // internal: its arguments come from our own code only
+		}
 		pre := c.PreRunE
 		c.PreRunE = func(cmd *cobra.Command, args []string) error {
 			if err := apply(cmd, program, known); err != nil {

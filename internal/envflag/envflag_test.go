@@ -43,7 +43,12 @@ func newTree() *tree {
 	other := &cobra.Command{Use: "other", RunE: func(*cobra.Command, []string) error { return nil }}
 	other.Flags().String("state-dir", "", "another command's flag of the same name")
 	other.Flags().String("only-here", "", "a flag run does not have")
-	tr.root.AddCommand(run, other)
+	hidden := &cobra.Command{Use: "helper", Hidden: true, RunE: func(cmd *cobra.Command, _ []string) error {
+		tr.sources = map[string]string{"uid": cmd.Flag("uid").Value.String()}
+		return nil
+	}}
+	hidden.Flags().String("uid", "0", "internal")
+	tr.root.AddCommand(run, other, hidden)
 	Bind(tr.root)
 	return tr
 }
@@ -152,5 +157,18 @@ func TestHelpNamesTheVariables(t *testing.T) {
 	}
 	if !strings.Contains(other.String(), "same name (env PAM_TEST_STATE_DIR)") {
 		t.Errorf("a second flag of the same name is not annotated:\n%s", other.String())
+	}
+}
+
+// TestHiddenCommandsTakeNoVariables: an internal command's flags come from
+// the command line only, yet its variable is no typo for other commands.
+func TestHiddenCommandsTakeNoVariables(t *testing.T) {
+	t.Setenv("PAM_TEST_UID", "1000")
+	tr := newTree()
+	if err := tr.execute("helper"); err != nil || tr.sources["uid"] != "0" {
+		t.Fatalf("hidden command: %v, --uid %q; want the default, not the variable", err, tr.sources["uid"])
+	}
+	if err := tr.execute("run"); err != nil {
+		t.Fatalf("run with PAM_TEST_UID set: %v", err)
 	}
 }
