@@ -61,12 +61,14 @@ func TestAgentUnit(t *testing.T) {
 		"Before":  "systemd-user-sessions.service ssh.service sshd.service",
 		"Restart": "always",
 		// The capabilities documented in the unit, and no others.
-		"CapabilityBoundingSet": "CAP_BPF CAP_PERFMON CAP_SYS_ADMIN CAP_SYS_RESOURCE CAP_DAC_OVERRIDE",
+		"CapabilityBoundingSet": "CAP_BPF CAP_PERFMON CAP_SYS_ADMIN CAP_SYS_RESOURCE CAP_DAC_OVERRIDE CAP_AUDIT_CONTROL CAP_AUDIT_READ",
 		"RuntimeDirectory":      "pam-agent",
 		"RuntimeDirectoryMode":  "0755",
-		"StateDirectory":        "pam-agent",
-		"ExecStart":             "/usr/bin/pam-agent run --config /etc/pam-agent/agent.yaml",
-		"NoNewPrivileges":       "yes",
+		// audit-state.json in it must survive a crash (see the unit).
+		"RuntimeDirectoryPreserve": "restart",
+		"StateDirectory":           "pam-agent",
+		"ExecStart":                "/usr/bin/pam-agent run --config /etc/pam-agent/agent.yaml",
+		"NoNewPrivileges":          "yes",
 		// Leaves /sys (and so /sys/fs/bpf) writable, unlike ProtectKernelTunables.
 		"ProtectSystem": "strict",
 	}
