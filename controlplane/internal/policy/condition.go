@@ -25,6 +25,14 @@ type ConditionInput struct {
 	Time          time.Time `cel:"time"`
 }
 
+// RiskInput is what a `when:` expression sees as `risk`: the request's
+// risk score (0 to 100) and the names of the factors that make it, e.g.
+// 'risk.score < 50 && !("new_source_address" in risk.factors)'.
+type RiskInput struct {
+	Score   int64    `cel:"score"`
+	Factors []string `cel:"factors"`
+}
+
 // Condition is a compiled `when:` expression.
 type Condition struct {
 	text string
@@ -37,8 +45,9 @@ const costLimit = 100000
 
 var celEnv = sync.OnceValues(func() (*cel.Env, error) {
 	return cel.NewEnv(
-		ext.NativeTypes(ext.ParseStructTags(true), reflect.TypeFor[ConditionInput]()),
+		ext.NativeTypes(ext.ParseStructTags(true), reflect.TypeFor[ConditionInput](), reflect.TypeFor[RiskInput]()),
 		cel.Variable("request", cel.ObjectType("policy.ConditionInput")),
+		cel.Variable("risk", cel.ObjectType("policy.RiskInput")),
 		ext.Strings(),
 	)
 })
@@ -67,8 +76,11 @@ func (c *Condition) String() string { return c.text }
 
 // Eval runs the condition; an evaluation error counts as false for the
 // caller (fail closed) and is returned so it can be shown.
-func (c *Condition) Eval(in ConditionInput) (bool, error) {
-	out, _, err := c.prg.Eval(map[string]any{"request": &in})
+func (c *Condition) Eval(in ConditionInput, r RiskInput) (bool, error) {
+	if r.Factors == nil {
+		r.Factors = []string{}
+	}
+	out, _, err := c.prg.Eval(map[string]any{"request": &in, "risk": &r})
 	if err != nil {
 		return false, err
 	}

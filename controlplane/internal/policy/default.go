@@ -29,6 +29,33 @@ groups:
 #   max_duration: 30m        # at most 4h
 #   valid_for: 72h           # how long an agent may use its cached copy
 
+# Risk: every request is scored 0-100 from this control plane's history of
+# the person (pam-controlplane policy test shows the score). Factors and
+# their default weights: no_history 15, new_source_address 25,
+# unusual_hour 20, new_host 15, burst 20, no_tty 10, long_duration 10,
+# recent_findings 30, otp_failures 10. A role's risk: thresholds, and
+# risk.score / risk.factors in when:, decide with the score.
+# risk:
+#   weights: {new_source_address: 40, no_tty: 0}   # 0 turns a factor off
+
+# Detection: rules run over every command executed under a grant as it
+# arrives (argv heuristics: see the README). The built-in rules are
+# printed by "pam-controlplane policy detections". Responses: flag (a
+# finding for review), suspend (removed from the host until the person
+# gives a fresh one-time code: pamctl elevate --resume ID), revoke,
+# terminate (revoke and end the elevated processes).
+# detections:
+#   responses: {info: flag, low: flag, medium: suspend, high: revoke, critical: terminate}
+#   disable: [novel-elevated-command]
+#   overrides:
+#     systemd-unit: {severity: low}
+#   rules:
+#     - name: curl-pipe-shell
+#       description: a script from the network run as root
+#       severity: high
+#       commands: [sh, bash]
+#       args: ['(curl|wget) .*[|] *(ba)?sh']
+
 roles:
   # Safe default: admins may elevate anywhere for up to 1h, each request
   # approved by another admin (never by the requester).
@@ -51,9 +78,14 @@ roles:
   #   when: 'request.tty && request.reason.size() > 10'
   #       # CEL over request.user, request.host (labels map), request.duration
   #       # (seconds), request.reason, request.tty, request.source_address,
-  #       # request.time (timestamp)
+  #       # request.time (timestamp), risk.score (0-100), risk.factors (names)
   #   scope: session                    # default; "user": every session of the user
   #   record: true                      # only recorded shells (pamctl elevate --shell)
+  #   risk:                             # what the request's risk score changes ("above" = greater than)
+  #     mfa_above: 30                   # a one-time code is required
+  #     approvals_above: 60             # these approvals are required instead:
+  #     approvals: {count: 1, from: ["@sec-leads"]}
+  #     deny_above: 90                  # denied
   #
   # - name: ci-deploy                   # for workloads (SPIFFE-ID certificates) only
   #   workloads: ["spiffe://example.org/ci/*"]   # globs; * stays within one path segment

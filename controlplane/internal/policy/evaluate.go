@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/zpam/zpam/controlplane/internal/risk"
 )
 
 // Outcome is what the policy decided.
@@ -38,6 +40,9 @@ type Input struct {
 	WorkloadID string
 	// Recorded: the agent runs the session under its recording PTY.
 	Recorded bool
+	// Risk is the request's risk assessment, scored before evaluation
+	// from the control plane's history (see package risk).
+	Risk risk.Assessment
 }
 
 // Decision is the result of Evaluate.
@@ -54,6 +59,8 @@ type Decision struct {
 	ApprovalMFA bool
 	// ApprovalTimeout is how long the request may stay pending.
 	ApprovalTimeout time.Duration
+	// Risk is the assessment the decision was made with.
+	Risk risk.Assessment
 }
 
 // Evaluate decides a request: the first role, in file order, whose users
@@ -85,9 +92,9 @@ func (p *Policy) roleMatches(r *Role, in Input) bool {
 
 func (r *Role) decide(in Input) Decision {
 	if reason := r.refusal(in); reason != "" {
-		return Decision{Outcome: Deny, Role: r.Name, Reason: reason}
+		return Decision{Outcome: Deny, Role: r.Name, Reason: reason, Risk: in.Risk}
 	}
-	d := Decision{Role: r.Name, MFA: r.MFA, Scope: r.Scope}
+	d := Decision{Role: r.Name, MFA: r.MFA, Scope: r.Scope, Risk: in.Risk}
 	switch {
 	case r.Approvals.Count > 0:
 		d.Outcome, d.ApprovalsNeeded, d.Approvers = NeedApprovals, r.Approvals.Count, r.Approvals.From
@@ -96,9 +103,9 @@ func (r *Role) decide(in Input) Decision {
 	case r.AutoApprove:
 		d.Outcome, d.Reason = Grant, fmt.Sprintf("auto-approved by role %s", r.Name)
 	default:
-		return Decision{Outcome: Deny, Role: r.Name, Reason: fmt.Sprintf("role %s needs approvals or auto_approve", r.Name)}
+		return Decision{Outcome: Deny, Role: r.Name, Reason: fmt.Sprintf("role %s needs approvals or auto_approve", r.Name), Risk: in.Risk}
 	}
-	return d
+	return r.riskDecision(d, in.Risk)
 }
 
 // refusal is the reason a matching role still refuses, or "".
@@ -115,7 +122,7 @@ func (r *Role) refusal(in Input) string {
 	if r.When == nil {
 		return ""
 	}
-	ok, err := r.When.Eval(conditionInput(in))
+	ok, err := r.When.Eval(conditionInput(in), RiskInput{Score: int64(in.Risk.Score), Factors: in.Risk.Names()})
 	if err != nil {
 		return fmt.Sprintf("condition of role %s failed: %v", r.Name, err)
 	}

@@ -80,11 +80,11 @@ func TestConditionSeesRequest(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := ConditionInput{User: "alice", Host: map[string]string{"env": "prod"}, Duration: 600, SourceAddress: "10.1.2.3", Time: monday10}
-	if ok, err := c.Eval(in); !ok || err != nil {
+	if ok, err := c.Eval(in, RiskInput{}); !ok || err != nil {
 		t.Fatalf("got %v %v, want true", ok, err)
 	}
 	in.Duration = 601
-	if ok, _ := c.Eval(in); ok {
+	if ok, _ := c.Eval(in, RiskInput{}); ok {
 		t.Fatal("601s must make it false")
 	}
 }

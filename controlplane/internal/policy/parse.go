@@ -27,7 +27,7 @@ func Parse(file string, data []byte) (*Policy, error) {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return nil, syntaxError(file, err)
 	}
-	pol := &Policy{File: file, Groups: map[string][]string{}}
+	pol := &Policy{File: file, Groups: map[string][]string{}, Detections: DefaultDetections()}
 	if len(doc.Content) == 0 {
 		return pol, nil
 	}
@@ -36,6 +36,8 @@ func Parse(file string, data []byte) (*Policy, error) {
 		"groups":      func(n *yaml.Node, f string) { pol.Groups = p.groups(n, f) },
 		"roles":       func(n *yaml.Node, f string) { pol.Roles = p.roles(n, f) },
 		"break_glass": func(n *yaml.Node, f string) { pol.BreakGlass = p.breakGlass(n, f) },
+		"risk":        func(n *yaml.Node, f string) { pol.RiskWeights = p.riskSettings(n, f) },
+		"detections":  func(n *yaml.Node, f string) { pol.Detections = p.detections(n, f) },
 	})
 	if len(p.errs) > 0 {
 		return nil, errors.Join(p.errs...)

@@ -2,7 +2,11 @@
 // who may elevate, where, for how long and with which checks.
 package policy
 
-import "time"
+import (
+	"time"
+
+	"github.com/zpam/zpam/controlplane/internal/detect"
+)
 
 // Scope says which processes of the user may use a grant.
 type Scope string
@@ -21,6 +25,13 @@ type Policy struct {
 	// BreakGlass is nil when the file has no break_glass section: nobody
 	// may break glass.
 	BreakGlass *BreakGlass
+	// RiskWeights overrides risk.DefaultWeights by factor name (risk:
+	// weights: in the file); 0 turns a factor off.
+	RiskWeights map[string]int
+	// Detections are the rules run over elevated commands as they are
+	// ingested: the built-in set as the file's detections: section
+	// changes it.
+	Detections *detect.Set
 }
 
 // DefaultApprovalTimeout is how long a request waits for approvers when
@@ -67,7 +78,30 @@ type Role struct {
 	// Record: elevation only into a shell the agent records
 	// (pamctl elevate --shell); the grant is bound to that shell's session.
 	Record bool
+	// Risk says what the request's risk score changes.
+	Risk RoleRisk
 }
+
+// RoleRisk are a role's thresholds on the risk score: above each, the
+// request needs more than the role otherwise asks. "Above" is strictly
+// greater, so mfa_above: 30 asks for a code from a score of 31.
+type RoleRisk struct {
+	MFAAbove       Threshold
+	ApprovalsAbove Threshold
+	DenyAbove      Threshold
+	// Approvals are what a request above ApprovalsAbove needs instead of
+	// the role's own approvals or auto-approval.
+	Approvals Approvals
+}
+
+// Threshold is a score limit that may be unset.
+type Threshold struct {
+	Set   bool
+	Value int
+}
+
+// Exceeded reports whether score is above a set threshold.
+func (t Threshold) Exceeded(score int) bool { return t.Set && score > t.Value }
 
 // Approvals is how many approvers must agree, and who may.
 type Approvals struct {

@@ -26,6 +26,7 @@ func (p *problems) role(n *yaml.Node, path string) Role {
 			}
 		},
 		"record": func(v *yaml.Node, f string) { r.Record = p.boolean(v, f) },
+		"risk":   func(v *yaml.Node, f string) { r.Risk = p.roleRisk(v, f) },
 	})
 	if n.Kind != yaml.MappingNode {
 		return r
