@@ -21,13 +21,27 @@ func (t *Tx) InsertGrant(g Grant) error {
 	return nil
 }
 
-// EndGrant moves an active grant to state at revision. It reports false
-// when the grant was no longer active, so two enders never both win.
+// EndGrant moves a live (active or suspended) grant to state at
+// revision. It reports false when the grant had already ended, so two
+// enders never both win.
 func (t *Tx) EndGrant(id string, state GrantState, at time.Time, revision int64) (bool, error) {
-	res, err := t.exec(`UPDATE grants SET state = ?, ended_at = ?, revision = ? WHERE id = ? AND state = ?`,
-		string(state), unixNano(at), revision, id, string(GrantActive))
+	res, err := t.exec(`UPDATE grants SET state = ?, ended_at = ?, revision = ? WHERE id = ? AND state IN (?, ?)`,
+		string(state), unixNano(at), revision, id, string(GrantActive), string(GrantSuspended))
 	if err != nil {
 		return false, fmt.Errorf("end grant: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// MoveGrant changes a grant from state from to state to at revision, for
+// suspending (active → suspended) and resuming (suspended → active). It
+// reports false when the grant was not in state from.
+func (t *Tx) MoveGrant(id string, from, to GrantState, revision int64) (bool, error) {
+	res, err := t.exec(`UPDATE grants SET state = ?, revision = ? WHERE id = ? AND state = ?`,
+		string(to), revision, id, string(from))
+	if err != nil {
+		return false, fmt.Errorf("move grant %s from %s to %s: %w", id, from, to, err)
 	}
 	n, err := res.RowsAffected()
 	return n == 1, err
@@ -48,17 +62,18 @@ func (t *Tx) ActiveGrants(hostID string, now time.Time) ([]Grant, error) {
 		hostID, string(GrantActive), unixNano(now))
 }
 
-// AllActiveGrants lists every host's active grants that have not expired
-// at now, oldest first, from after the grant id after (for batching).
+// AllActiveGrants lists every host's live (active or suspended) grants
+// that have not expired at now, by id, from after the grant id after
+// (for batching): what re-evaluation judges again.
 func (t *Tx) AllActiveGrants(now time.Time, after string, limit int) ([]Grant, error) {
-	return t.grants(`SELECT `+grantColumns+` FROM grants WHERE state = ? AND expires_at > ? AND id > ? ORDER BY id LIMIT ?`,
-		string(GrantActive), unixNano(now), after, limit)
+	return t.grants(`SELECT `+grantColumns+` FROM grants WHERE state IN (?, ?) AND expires_at > ? AND id > ? ORDER BY id LIMIT ?`,
+		string(GrantActive), string(GrantSuspended), unixNano(now), after, limit)
 }
 
-// DueGrants lists active grants whose expiry is at or before now.
+// DueGrants lists live grants whose expiry is at or before now.
 func (t *Tx) DueGrants(now time.Time, limit int) ([]Grant, error) {
-	return t.grants(`SELECT `+grantColumns+` FROM grants WHERE state = ? AND expires_at <= ? ORDER BY expires_at LIMIT ?`,
-		string(GrantActive), unixNano(now), limit)
+	return t.grants(`SELECT `+grantColumns+` FROM grants WHERE state IN (?, ?) AND expires_at <= ? ORDER BY expires_at LIMIT ?`,
+		string(GrantActive), string(GrantSuspended), unixNano(now), limit)
 }
 
 // CountActiveGrants counts grants in force at now, for metrics.

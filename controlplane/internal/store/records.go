@@ -1,6 +1,10 @@
 package store
 
-import "time"
+import (
+	"time"
+
+	"github.com/zpam/zpam/controlplane/internal/risk"
+)
 
 // Status is where a request stands.
 type Status string
@@ -16,6 +20,9 @@ const (
 	StatusCanceled        Status = "canceled"
 	// StatusTimedOut: nobody decided before the approval deadline.
 	StatusTimedOut Status = "timed_out"
+	// StatusSuspended: the grant was taken off the host by a detection's
+	// response until the requester gives a fresh one-time code.
+	StatusSuspended Status = "suspended"
 )
 
 // Pending reports whether the request may still change by a decision.
@@ -36,7 +43,14 @@ const (
 	GrantActive  GrantState = "active"
 	GrantExpired GrantState = "expired"
 	GrantRevoked GrantState = "revoked"
+	// GrantSuspended is not enforced (hosts removed it) but may become
+	// active again before its expiry; it expires and is revoked like an
+	// active grant.
+	GrantSuspended GrantState = "suspended"
 )
+
+// Live reports whether the grant may still be or become enforced.
+func (s GrantState) Live() bool { return s == GrantActive || s == GrantSuspended }
 
 // ChangeKind is what a grant change tells a host to do.
 type ChangeKind string
@@ -132,6 +146,8 @@ type Request struct {
 	// Version counts the request's changes; watchers skip versions they
 	// have already seen, whichever replica told them.
 	Version int64
+	// Risk is the assessment the request was decided with.
+	Risk risk.Assessment
 }
 
 // Grant is an approved, time-boxed elevation.

@@ -3,20 +3,22 @@ package store
 import (
 	"fmt"
 	"time"
+
+	"github.com/zpam/zpam/controlplane/internal/risk"
 )
 
 const requestColumns = `id, host_id, hostname, user_name, uid, duration_ns, reason, commands, context,
 	status, status_reason, role, scope, approvals_needed, approvers_allowed, approved_by, grant_id,
-	created_at, updated_at, approval_deadline, approval_mfa, mfa_verified, break_glass, workload_id, version`
+	created_at, updated_at, approval_deadline, approval_mfa, mfa_verified, break_glass, workload_id, version, risk`
 
 // InsertRequest stores a new request.
 func (t *Tx) InsertRequest(r Request) error {
-	_, err := t.exec(`INSERT INTO requests (`+requestColumns+`) VALUES (`+placeholders(25)+`)`,
+	_, err := t.exec(`INSERT INTO requests (`+requestColumns+`) VALUES (`+placeholders(26)+`)`,
 		r.ID, r.HostID, r.Hostname, r.User, int64(r.UID), int64(r.Duration), r.Reason,
 		toJSON(nonNilSlice(r.Commands)), toJSON(r.Context), string(r.Status), r.StatusReason, r.Role,
 		string(r.Scope), r.ApprovalsNeeded, toJSON(nonNilSlice(r.ApproversAllowed)),
 		toJSON(nonNilSlice(r.ApprovedBy)), r.GrantID, unixNano(r.CreatedAt), unixNano(r.UpdatedAt),
-		unixNano(r.ApprovalDeadline), boolInt(r.ApprovalMFA), boolInt(r.MFAVerified), boolInt(r.BreakGlass), r.WorkloadID, int64(1))
+		unixNano(r.ApprovalDeadline), boolInt(r.ApprovalMFA), boolInt(r.MFAVerified), boolInt(r.BreakGlass), r.WorkloadID, int64(1), riskJSON(r.Risk))
 	if err != nil {
 		return fmt.Errorf("insert request: %w", err)
 	}
@@ -57,10 +59,10 @@ func (t *Tx) Requests(statuses []Status, limit int) ([]Request, error) {
 func scanRequest(row scanner) (Request, error) {
 	var r Request
 	var uid, dur, created, updated, deadline, approvalMFA, mfaVerified, breakGlass int64
-	var status, scope, commands, rctx, allowed, approved string
+	var status, scope, commands, rctx, allowed, approved, assessed string
 	err := row.Scan(&r.ID, &r.HostID, &r.Hostname, &r.User, &uid, &dur, &r.Reason, &commands, &rctx,
 		&status, &r.StatusReason, &r.Role, &scope, &r.ApprovalsNeeded, &allowed, &approved, &r.GrantID,
-		&created, &updated, &deadline, &approvalMFA, &mfaVerified, &breakGlass, &r.WorkloadID, &r.Version)
+		&created, &updated, &deadline, &approvalMFA, &mfaVerified, &breakGlass, &r.WorkloadID, &r.Version, &assessed)
 	if err != nil {
 		return Request{}, err
 	}
@@ -76,7 +78,22 @@ func scanRequest(row scanner) (Request, error) {
 			return Request{}, err
 		}
 	}
+	if assessed != "" {
+		if err := fromJSON(assessed, &r.Risk); err != nil {
+			return Request{}, err
+		}
+	}
+	if r.Risk.Factors == nil {
+		r.Risk.Factors = []risk.Factor{}
+	}
 	return r, nil
+}
+
+func riskJSON(a risk.Assessment) string {
+	if a.Factors == nil {
+		a.Factors = []risk.Factor{}
+	}
+	return toJSON(a)
 }
 
 // DuePending lists pending requests (waiting for approvers or for the
@@ -129,6 +146,42 @@ func (t *Tx) RequestsOfUser(user string, statuses []Status, limit int) ([]Reques
 		if err != nil {
 			return nil, err
 		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// RequestSummary is what risk scoring reads of an earlier request.
+type RequestSummary struct {
+	HostID        string
+	SourceAddress string
+	Duration      time.Duration
+	CreatedAt     time.Time
+	Granted       bool
+}
+
+// RequestHistory lists user's requests filed at or after since, newest
+// first, at most limit: the history a new request is scored against.
+func (t *Tx) RequestHistory(user string, since time.Time, limit int) ([]RequestSummary, error) {
+	rows, err := t.query(`SELECT host_id, context, duration_ns, created_at, grant_id FROM requests
+		WHERE user_name = ? AND created_at >= ? ORDER BY created_at DESC LIMIT ?`, user, unixNano(since), limit)
+	if err != nil {
+		return nil, fmt.Errorf("read request history of %s: %w", user, err)
+	}
+	defer rows.Close()
+	var out []RequestSummary
+	for rows.Next() {
+		var r RequestSummary
+		var rctx, grant string
+		var dur, created int64
+		if err := rows.Scan(&r.HostID, &rctx, &dur, &created, &grant); err != nil {
+			return nil, fmt.Errorf("read request history of %s: %w", user, err)
+		}
+		var c RequestContext
+		if err := fromJSON(rctx, &c); err != nil {
+			return nil, err
+		}
+		r.SourceAddress, r.Duration, r.CreatedAt, r.Granted = c.SourceAddress, time.Duration(dur), fromUnixNano(created), grant != ""
 		out = append(out, r)
 	}
 	return out, rows.Err()
