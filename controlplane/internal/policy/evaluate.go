@@ -59,8 +59,10 @@ type Decision struct {
 	ApprovalMFA bool
 	// ApprovalTimeout is how long the request may stay pending.
 	ApprovalTimeout time.Duration
-	// Risk is the assessment the decision was made with.
-	Risk risk.Assessment
+	// Risk is the assessment the decision was made with; RiskNote says
+	// what it changed, or is empty when the thresholds changed nothing.
+	Risk     risk.Assessment
+	RiskNote string
 }
 
 // Evaluate decides a request: the first role, in file order, whose users

@@ -90,12 +90,24 @@ func (r *Role) riskDecision(d Decision, a risk.Assessment) Decision {
 	case rr.ApprovalsAbove.Exceeded(a.Score):
 		d.Outcome, d.ApprovalsNeeded, d.Approvers = NeedApprovals, rr.Approvals.Count, rr.Approvals.From
 		d.ApprovalMFA, d.ApprovalTimeout = rr.Approvals.MFA, r.ApprovalTimeout
-		d.Reason = fmt.Sprintf("role %s needs %d approval(s): risk score %s is above approvals_above %d",
-			r.Name, rr.Approvals.Count, a, rr.ApprovalsAbove.Value)
+		d.RiskNote = fmt.Sprintf("risk score %s is above approvals_above %d", a, rr.ApprovalsAbove.Value)
+		d.Reason = fmt.Sprintf("role %s needs %d approval(s): %s", r.Name, rr.Approvals.Count, d.RiskNote)
 	}
 	if rr.MFAAbove.Exceeded(a.Score) && !d.MFA {
 		d.MFA = true
-		d.Reason += fmt.Sprintf("; a one-time code is required: risk score %d is above mfa_above %d", a.Score, rr.MFAAbove.Value)
+		note := fmt.Sprintf("a one-time code is required: risk score %d is above mfa_above %d", a.Score, rr.MFAAbove.Value)
+		if d.RiskNote == "" {
+			note = fmt.Sprintf("a one-time code is required: risk score %s is above mfa_above %d", a, rr.MFAAbove.Value)
+		}
+		d.Reason += "; " + note
+		d.RiskNote = joinNotes(d.RiskNote, note)
 	}
 	return d
+}
+
+func joinNotes(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
 }

@@ -44,7 +44,7 @@ func TestRiskThresholdsDecide(t *testing.T) {
 	}{
 		{0, Grant, false, 0, "auto-approved by role self-service"},
 		{30, Grant, false, 0, "auto-approved"}, // "above" is strictly greater
-		{31, Grant, true, 0, "a one-time code is required: risk score 31 is above mfa_above 30"},
+		{31, Grant, true, 0, "; a one-time code is required: risk score 31 (because new_host +1) is above mfa_above 30"},
 		{61, NeedApprovals, true, 1, "role self-service needs 1 approval(s): risk score 61"},
 		{90, NeedApprovals, true, 1, "above approvals_above 60"},
 		{91, Deny, false, 0, "risk score 91 (because new_host +1) is above deny_above 90 of role self-service"},

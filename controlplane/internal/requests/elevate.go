@@ -48,7 +48,13 @@ func (s *Service) elevate(tx *store.Tx, out *outbox, in Elevation, now time.Time
 	if err != nil {
 		return store.Request{}, err
 	}
-	d := s.policy.Current().Evaluate(policyInput(in, host, user, now))
+	assessed, err := s.assess(tx, subjectOf(in, host, now), user)
+	if err != nil {
+		return store.Request{}, err
+	}
+	pin := policyInput(in, host, user, now)
+	pin.Risk = assessed
+	d := s.policy.Current().Evaluate(pin)
 	// A registered requester without a code is asked for one on the same
 	// request (awaitCode); a locked one is refused at once below.
 	waitCode := d.Outcome != policy.Deny && d.MFA && registered && in.OTP == "" && !now.Before(user.OTPLockedUntil)
@@ -60,10 +66,11 @@ func (s *Service) elevate(tx *store.Tx, out *outbox, in Elevation, now time.Time
 		}
 		otp = &v
 		if !v.ok() {
-			d = policy.Decision{Outcome: policy.Deny, Role: d.Role, Reason: fmt.Sprintf("role %s requires MFA: %s", d.Role, v.Reason)}
+			d = policy.Decision{Outcome: policy.Deny, Role: d.Role, Reason: fmt.Sprintf("role %s requires MFA: %s", d.Role, v.Reason), Risk: d.Risk}
 		}
 	}
 	r := newRequest(in, host, d, now)
+	r.Risk = assessed
 	r.MFAVerified = otp != nil && otp.ok()
 	if waitCode && r.ApprovalDeadline.IsZero() {
 		// A request whose requester went away with its host (agent
@@ -83,7 +90,7 @@ func (s *Service) elevate(tx *store.Tx, out *outbox, in Elevation, now time.Time
 		}
 	}
 	if waitCode {
-		return r, s.awaitCode(tx, out, &r, now)
+		return r, s.awaitCode(tx, out, &r, d.RiskNote, now)
 	}
 	return r, s.applyDecision(tx, out, &r, d, now)
 }
@@ -150,6 +157,7 @@ func requestDetail(r store.Request) map[string]any {
 		"duration_seconds": int64(r.Duration / time.Second), "reason": r.Reason, "uid": r.UID,
 		"commands": r.Commands, "tty": r.Context.TTY, "source_address": r.Context.SourceAddress,
 		"session_id": r.Context.SessionID, "workload_id": r.WorkloadID, "recorded": r.Context.Recorded,
+		"risk_score": r.Risk.Score, "risk_factors": r.Risk.Factors,
 	}
 }
 

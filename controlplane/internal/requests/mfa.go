@@ -18,9 +18,12 @@ const CodeTimeout = 10 * time.Minute
 // code, so that pamctl can prompt for it and send it on the same request
 // instead of the person filing twice. The policy's decision is already
 // stored in r (role, scope, approvals); SubmitOTP carries it out.
-func (s *Service) awaitCode(tx *store.Tx, out *outbox, r *store.Request, now time.Time) error {
+func (s *Service) awaitCode(tx *store.Tx, out *outbox, r *store.Request, riskNote string, now time.Time) error {
 	r.Status = store.StatusPendingMFA
 	r.StatusReason = fmt.Sprintf("role %s requires a one-time code from the requester's authenticator", r.Role)
+	if riskNote != "" {
+		r.StatusReason += "; " + riskNote
+	}
 	if err := auditRequest(tx, AuditAwaitMFA, ActorSystem, *r, now, map[string]any{"reason": r.StatusReason}); err != nil {
 		return err
 	}
@@ -75,6 +78,9 @@ func (s *Service) afterCode(tx *store.Tx, out *outbox, r *store.Request, now tim
 	if r.ApprovalsNeeded > 0 {
 		r.Status = store.StatusPendingApproval
 		r.StatusReason = fmt.Sprintf("role %s needs %d approval(s)", r.Role, r.ApprovalsNeeded)
+		if r.Risk.Score > 0 {
+			r.StatusReason += fmt.Sprintf(" (risk score %s)", r.Risk)
+		}
 		if err := auditRequest(tx, AuditPending, ActorSystem, *r, now, map[string]any{"reason": r.StatusReason}); err != nil {
 			return err
 		}
