@@ -18,7 +18,8 @@ var classDirs = [numClasses]string{classPriv: "priv", classBulk: "bulk"}
 
 func classOf(k commonv1.EventKind) class {
 	switch k {
-	case commonv1.EventKind_EVENT_KIND_ESCALATION, commonv1.EventKind_EVENT_KIND_LOGIN, commonv1.EventKind_EVENT_KIND_GRANT:
+	case commonv1.EventKind_EVENT_KIND_ESCALATION, commonv1.EventKind_EVENT_KIND_LOGIN, commonv1.EventKind_EVENT_KIND_GRANT,
+		commonv1.EventKind_EVENT_KIND_RESIDUE:
 		return classPriv
 	}
 	return classBulk

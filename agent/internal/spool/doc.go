@@ -5,7 +5,7 @@
 // # Layout
 //
 // Under the state directory, spool/ holds two queues, priv/ (escalation,
-// login and grant events) and bulk/ (everything else: exec, exit, agent
+// login, grant and residue events) and bulk/ (everything else: exec, exit, agent
 // health, recordings). Each queue is a numbered series of append-only
 // segment files, 0000000000000001.seg, …, and a head file naming the first
 // record not yet acknowledged. A record is a little-endian uint32 length, a

@@ -80,3 +80,14 @@ func TestEvidenceIsBounded(t *testing.T) {
 		t.Fatalf("evidence of %d bytes", len(c.line))
 	}
 }
+
+func TestMentionsAreWritersOnSensitivePaths(t *testing.T) {
+	got := Mentions(Exec{Filename: "/usr/bin/cp", Argv: []string{"cp", "evil", "/etc/sudoers.d/", "/tmp/x", "/etc/hosts"}, Cwd: "/root"})
+	want := []Mention{{"/root/evil", "root_home"}, {"/etc/sudoers.d", "sudoers"}, {"/etc/hosts", "config"}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Mentions = %v, want %v", got, want)
+	}
+	if got := Mentions(Exec{Filename: "/usr/bin/cat", Argv: []string{"cat", "/etc/shadow"}}); got != nil {
+		t.Fatalf("cat is no writer: %v", got)
+	}
+}

@@ -62,7 +62,7 @@ var builtinCases = map[string][]detect.Exec{
 		ex("tee /etc/systemd/system/evil.service"), ex("sh -c cat u > /etc/systemd/system/evil.service"), ex("ln -s /tmp/x /etc/init.d/x")},
 	"cron-entry": {ex("crontab -e"), ex("crontab job.txt"), ex("crontab -u bob -r"), ex("at now + 1 minute"), ex("tee /etc/cron.d/evil"), ex("cp job /etc/cron.hourly/job"),
 		ex("sh -c echo '* * * * * root x' >> /etc/crontab"), ex("vi /var/spool/cron/crontabs/root")},
-	"kernel-module": {ex("insmod /tmp/rootkit.ko"), ex("modprobe evil"), ex("rmmod auditmod"), ex("tee /etc/modules-load.d/evil.conf"), ex("cp evil.ko /lib/modules/6.1.0/extra/")},
+	"kernel-module":     {ex("insmod /tmp/rootkit.ko"), ex("modprobe evil"), ex("rmmod auditmod"), ex("tee /etc/modules-load.d/evil.conf"), ex("cp evil.ko /lib/modules/6.1.0/extra/")},
 	"ld-preload":        {ex("tee /etc/ld.so.preload"), ex("sh -c echo /tmp/x.so > /etc/ld.so.preload")},
 	"pam-config-change": {ex("vi /etc/pam.d/sshd"), ex("cp pam_evil.so /usr/lib/x86_64-linux-gnu/security/"), ex("sh -c echo auth sufficient pam_permit.so > /etc/pam.d/su")},
 }

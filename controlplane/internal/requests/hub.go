@@ -124,9 +124,10 @@ func (t *topic) wake(key string) {
 type outbox struct {
 	hosts    map[string]bool
 	requests []store.Request
-	// mfaResults and reevaluated are counted after commit.
+	// mfaResults, reevaluated and findings are counted after commit.
 	mfaResults  []string
 	reevaluated int
+	findings    []store.Finding
 }
 
 func (o *outbox) grant(hostID string) {

@@ -32,7 +32,7 @@ func (s *Service) ListFor(ctx context.Context, name string) (Inbox, error) {
 		if in.ToApprove, err = viewsOf(tx, pending); err != nil {
 			return err
 		}
-		own, err := tx.RequestsOfUser(name, []store.Status{store.StatusPendingMFA, store.StatusPendingApproval, store.StatusGranted}, ownLimit)
+		own, err := tx.RequestsOfUser(name, []store.Status{store.StatusPendingMFA, store.StatusPendingApproval, store.StatusGranted, store.StatusSuspended}, ownLimit)
 		if err != nil {
 			return err
 		}

@@ -6,20 +6,22 @@ import (
 	"github.com/zpam/zpam/controlplane/internal/store"
 )
 
-// View is a request with its grant, if it has one.
+// View is a request with its grant, if it has one, and what detection
+// rules found on the grant.
 type View struct {
-	Request store.Request
-	Grant   *store.Grant
+	Request  store.Request
+	Grant    *store.Grant
+	Findings []store.Finding
 }
 
 // listLimit caps one listing; pagination comes with the web console.
 const listLimit = 500
 
 // List returns requests in the given statuses, newest first; none given
-// means pending and granted.
+// means pending, granted and suspended.
 func (s *Service) List(ctx context.Context, statuses []store.Status) ([]View, error) {
 	if len(statuses) == 0 {
-		statuses = []store.Status{store.StatusPendingApproval, store.StatusGranted}
+		statuses = []store.Status{store.StatusPendingApproval, store.StatusGranted, store.StatusSuspended}
 	}
 	var out []View
 	err := s.store.View(ctx, func(tx *store.Tx) error {
@@ -31,6 +33,25 @@ func (s *Service) List(ctx context.Context, statuses []store.Status) ([]View, er
 		return err
 	})
 	return out, err
+}
+
+// GrantView returns the view of the grant a grant or request id names;
+// a request without a grant is a conflict.
+func (s *Service) GrantView(ctx context.Context, id string) (View, error) {
+	var v View
+	err := s.store.View(ctx, func(tx *store.Tx) error {
+		g, err := grantByAnyID(tx, id)
+		if err != nil {
+			return err
+		}
+		r, err := tx.Request(g.RequestID)
+		if err != nil {
+			return err
+		}
+		v, err = viewOf(tx, r)
+		return err
+	})
+	return v, err
 }
 
 // Get returns one request with its grant.
@@ -67,7 +88,11 @@ func viewOf(tx *store.Tx, r store.Request) (View, error) {
 	if err != nil {
 		return View{}, err
 	}
-	return View{Request: r, Grant: &g}, nil
+	findings, err := tx.FindingsOfGrant(g.ID)
+	if err != nil {
+		return View{}, err
+	}
+	return View{Request: r, Grant: &g, Findings: findings}, nil
 }
 
 // auditPageMax bounds one page of the audit trail.

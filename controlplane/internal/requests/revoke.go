@@ -24,7 +24,7 @@ func (s *Service) Revoke(ctx context.Context, actor, id, comment string) (View, 
 		if err != nil {
 			return store.Request{}, err
 		}
-		if g.State != store.GrantActive {
+		if !g.State.Live() {
 			return store.Request{}, fmt.Errorf("grant %s is already %s: %w", g.ID, g.State, errdefs.ErrConflict)
 		}
 		r, err := tx.Request(g.RequestID)

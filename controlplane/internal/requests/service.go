@@ -36,6 +36,9 @@ type Observer interface {
 	// GrantStreamOpened is called when a host's grant stream has resumed
 	// from its revision (resumed) or been sent a snapshot.
 	GrantStreamOpened(resumed bool)
+	// Finding is called for each new finding of a detection rule, with
+	// the response it asked for.
+	Finding(rule, severity, response string)
 }
 
 // Config configures a Service.
@@ -86,11 +89,12 @@ func New(cfg Config) *Service {
 
 type nopObserver struct{}
 
-func (nopObserver) RequestOutcome(store.Status) {}
-func (nopObserver) MFAResult(string)            {}
-func (nopObserver) GrantRevokedByReevaluation() {}
-func (nopObserver) BreakGlassReported()         {}
-func (nopObserver) GrantStreamOpened(bool)      {}
+func (nopObserver) RequestOutcome(store.Status)    {}
+func (nopObserver) MFAResult(string)               {}
+func (nopObserver) GrantRevokedByReevaluation()    {}
+func (nopObserver) BreakGlassReported()            {}
+func (nopObserver) GrantStreamOpened(bool)         {}
+func (nopObserver) Finding(string, string, string) {}
 
 // write runs fn in a transaction (again from scratch if the database asks
 // for a retry) and, once committed, wakes this process's watchers of what
@@ -119,6 +123,9 @@ func (s *Service) write(ctx context.Context, fn func(tx *store.Tx, out *outbox) 
 	}
 	for range out.reevaluated {
 		s.observer.GrantRevokedByReevaluation()
+	}
+	for _, f := range out.findings {
+		s.observer.Finding(f.Rule, f.Severity, f.Response)
 	}
 	return nil
 }

@@ -34,10 +34,11 @@ type countingObserver struct {
 	mfa map[string]int
 }
 
-func (o *countingObserver) RequestOutcome(store.Status) {}
-func (o *countingObserver) GrantRevokedByReevaluation() {}
-func (o *countingObserver) BreakGlassReported()         {}
-func (o *countingObserver) GrantStreamOpened(bool)      {}
+func (o *countingObserver) RequestOutcome(store.Status)    {}
+func (o *countingObserver) GrantRevokedByReevaluation()    {}
+func (o *countingObserver) BreakGlassReported()            {}
+func (o *countingObserver) GrantStreamOpened(bool)         {}
+func (o *countingObserver) Finding(string, string, string) {}
 func (o *countingObserver) MFAResult(r string) {
 	o.mu.Lock()
 	defer o.mu.Unlock()

@@ -47,7 +47,9 @@ func TestEachFactor(t *testing.T) {
 		usualHist func() History
 	}{
 		{factor: NoHistory, reason: "no earlier grant of alice",
-			hist: func() History { return History{Requests: []Past{{HostID: "h1", SourceAddress: "10.0.0.1", At: noon.Add(-time.Hour)}}} },
+			hist: func() History {
+				return History{Requests: []Past{{HostID: "h1", SourceAddress: "10.0.0.1", At: noon.Add(-time.Hour)}}}
+			},
 			subj: func(*Subject) {}, usualHist: func() History { return habitual(1) }},
 		{factor: NewSourceAddress, reason: "new source address 203.0.113.9 for alice (granted before from 10.0.0.1)",
 			hist: func() History { return habitual(10) }, subj: func(s *Subject) { s.SourceAddress = "203.0.113.9" },

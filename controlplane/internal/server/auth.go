@@ -30,6 +30,8 @@ var serviceKinds = map[string][]ca.Kind{
 	"/zpam.agent.v1.TelemetryService/":  {ca.KindHost},
 	"/zpam.agent.v1.HostAuditService/":  {ca.KindHost},
 	"/zpam.agent.v1.RelayService/":      {ca.KindHost},
+	"/zpam.agent.v1.HostRiskService/":   {ca.KindHost},
+	"/zpam.admin.v1.RiskService/":       {ca.KindAdmin, ca.KindPerson},
 	"/zpam.admin.v1.AdminService/":      {ca.KindAdmin, ca.KindPerson},
 	"/zpam.admin.v1.AuditService/":      {ca.KindAdmin, ca.KindPerson},
 	"/zpam.admin.v1.WorkloadService/":   {ca.KindWorkload},

@@ -18,6 +18,7 @@ var statusToProto = map[store.Status]commonv1.RequestStatus{
 	store.StatusRevoked:         commonv1.RequestStatus_REQUEST_STATUS_REVOKED,
 	store.StatusCanceled:        commonv1.RequestStatus_REQUEST_STATUS_CANCELED,
 	store.StatusTimedOut:        commonv1.RequestStatus_REQUEST_STATUS_TIMED_OUT,
+	store.StatusSuspended:       commonv1.RequestStatus_REQUEST_STATUS_SUSPENDED,
 }
 
 var scopeToProto = map[store.Scope]commonv1.GrantScope{
@@ -49,6 +50,7 @@ func viewToProto(v requests.View) *commonv1.Request {
 		Context: contextToProto(r.Context), Status: statusToProto[r.Status], StatusReason: r.StatusReason,
 		Role: r.Role, CreatedAt: timestamppb.New(r.CreatedAt), UpdatedAt: timestamppb.New(r.UpdatedAt),
 		ApprovedBy: r.ApprovedBy, BreakGlass: r.BreakGlass, WorkloadId: r.WorkloadID,
+		Risk: riskToProto(r.Risk), Findings: findingsToProto(v.Findings, r.Hostname),
 	}
 	if r.Status.Pending() {
 		out.ApprovalsNeeded = int32(max(r.ApprovalsNeeded-len(r.ApprovedBy), 0))

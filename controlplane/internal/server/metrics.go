@@ -20,6 +20,7 @@ type metrics struct {
 	rotations    *prometheus.CounterVec
 	breakGlasses prometheus.Counter
 	streams      *prometheus.CounterVec
+	findings     *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -47,7 +48,10 @@ func newMetrics() *metrics {
 	m.breakGlasses = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "zpam_break_glass_reports_total", Help: "Break-glass windows reported by agents (first report of each).",
 	})
-	m.registry.MustRegister(m.requests, m.enrollments, m.mfa, m.reevaluated, m.rotations, m.breakGlasses, m.streams,
+	m.findings = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "zpam_detection_findings_total", Help: "New findings of detection rules on grants' commands, by rule, severity and the response asked for.",
+	}, []string{"rule", "severity", "response"})
+	m.registry.MustRegister(m.requests, m.enrollments, m.mfa, m.reevaluated, m.rotations, m.breakGlasses, m.streams, m.findings,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -60,6 +64,11 @@ func (m *metrics) MFAResult(result string) { m.mfa.WithLabelValues(result).Inc()
 
 // GrantRevokedByReevaluation implements requests.Observer.
 func (m *metrics) GrantRevokedByReevaluation() { m.reevaluated.Inc() }
+
+// Finding implements requests.Observer.
+func (m *metrics) Finding(rule, severity, response string) {
+	m.findings.WithLabelValues(rule, severity, response).Inc()
+}
 
 // BreakGlassReported implements requests.Observer.
 func (m *metrics) BreakGlassReported() { m.breakGlasses.Inc() }

@@ -77,10 +77,12 @@ func (s *Server) open(ctx context.Context) error {
 		return err
 	}
 	m := newMetrics()
-	if err := s.openTelemetry(m); err != nil {
+	inspector := &execInspector{}
+	if err := s.openTelemetry(m, inspector); err != nil {
 		return err
 	}
 	s.core = requests.New(requests.Config{Store: s.store, Policy: s.policy, Observer: lifecycleObserver{m, s.tel}, Log: s.log})
+	inspector.core = s.core
 	m.watchCore(s.core)
 	signer, err := breakglass.LoadOrCreate(layout, auth, time.Now())
 	if err != nil {
@@ -112,9 +114,10 @@ func (s *Server) buildHTTP(layout config.Layout, auth *ca.Authority, m *metrics)
 }
 
 // openTelemetry makes the telemetry core and the SIEM exports over it.
-func (s *Server) openTelemetry(m *metrics) error {
+func (s *Server) openTelemetry(m *metrics, inspector *execInspector) error {
 	tm := newTelemetryMetrics(m.registry)
-	s.tel = telemetry.New(telemetry.Config{Store: s.store, Retention: s.cfg.Retention, Observer: tm, Log: s.log})
+	inspector.metrics = tm
+	s.tel = telemetry.New(telemetry.Config{Store: s.store, Retention: s.cfg.Retention, Observer: tm, Log: s.log, Inspector: inspector})
 	sinks, err := openSinks(s.cfg)
 	if err != nil {
 		return err
@@ -146,6 +149,8 @@ func (s *Server) buildGRPC(layout config.Layout, auth *ca.Authority, enr *enroll
 	agentv1.RegisterHostAuditServiceServer(s.grpc, &hostAuditService{core: s.tel})
 	adminv1.RegisterAuditServiceServer(s.grpc, &auditService{core: s.tel, approvers: s.core})
 	agentv1.RegisterRelayServiceServer(s.grpc, &relayService{core: s.core})
+	adminv1.RegisterRiskServiceServer(s.grpc, &riskService{core: s.core, events: s.tel})
+	agentv1.RegisterHostRiskServiceServer(s.grpc, &hostRiskService{core: s.core, events: s.tel})
 	return nil
 }
 

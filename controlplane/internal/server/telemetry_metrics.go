@@ -13,6 +13,7 @@ import (
 // telemetryMetrics count ingest, retention and every export sink.
 type telemetryMetrics struct {
 	ingested, duplicates, rejected, pruned prometheus.Counter
+	inspectFailed                          prometheus.Counter
 	batchSeconds                           prometheus.Histogram
 	exported, failed, dropped              *prometheus.CounterVec
 	// exporter gets retention's deletions, for its loss accounting.
@@ -31,6 +32,8 @@ func newTelemetryMetrics(reg *prometheus.Registry) *telemetryMetrics {
 		duplicates: counter("zpam_telemetry_events_duplicate_total", "Events uploaded again that were already stored (resends)."),
 		rejected:   counter("zpam_telemetry_events_rejected_total", "Uploaded events refused as malformed."),
 		pruned:     counter("zpam_telemetry_events_pruned_total", "Events deleted by the retention setting."),
+		inspectFailed: counter("zpam_detection_inspect_failures_total",
+			"Uploaded batches whose commands under grants were stored but could not be run through the detection rules (see the log)."),
 		batchSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "zpam_telemetry_batch_seconds", Help: "Time to store one uploaded batch, commit included.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
@@ -39,7 +42,7 @@ func newTelemetryMetrics(reg *prometheus.Registry) *telemetryMetrics {
 		failed:   sinkCounter("zpam_export_events_failed_total", "Events in deliveries that failed and are retried."),
 		dropped:  sinkCounter("zpam_export_events_dropped_total", "Events a sink will never get: refused for good, or deleted by retention first."),
 	}
-	reg.MustRegister(m.ingested, m.duplicates, m.rejected, m.pruned, m.batchSeconds, m.exported, m.failed, m.dropped)
+	reg.MustRegister(m.ingested, m.duplicates, m.rejected, m.pruned, m.inspectFailed, m.batchSeconds, m.exported, m.failed, m.dropped)
 	return m
 }
 
@@ -58,6 +61,9 @@ func (m *telemetryMetrics) Pruned(seqs []int64) {
 		m.exporter.Pruned(seqs)
 	}
 }
+
+// InspectFailed counts a batch detection could not run over.
+func (m *telemetryMetrics) InspectFailed() { m.inspectFailed.Inc() }
 
 // Exported, Failed and Dropped implement export.Metrics.
 func (m *telemetryMetrics) Exported(sink string, n int) {

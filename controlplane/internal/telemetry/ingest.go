@@ -59,6 +59,7 @@ func (s *Service) Ingest(ctx context.Context, hostID string, events []*commonv1.
 	if stored > 0 {
 		s.wake.fire()
 	}
+	s.inspect(ctx, hostID, events)
 	s.cfg.Observer.Ingested(res.Stored, res.Duplicates, res.Rejected, time.Since(start))
 	return res, nil
 }
@@ -118,4 +119,26 @@ func (s *Service) hostname(ctx context.Context, hostID string) (string, error) {
 	}
 	s.hosts.Store(hostID, h.Hostname)
 	return h.Hostname, nil
+}
+
+// inspect hands the batch's commands run under a grant to the
+// inspector. A failure is logged (the inspector counts it), not
+// returned: the events are stored, and refusing the ack would have the
+// host resend them for ever if detection kept failing.
+func (s *Service) inspect(ctx context.Context, hostID string, events []*commonv1.Event) {
+	if s.cfg.Inspector == nil {
+		return
+	}
+	var execs []*commonv1.Event
+	for _, ev := range events {
+		if ev.GetKind() == commonv1.EventKind_EVENT_KIND_EXEC && ev.GetGrantId() != "" && ev.GetExec() != nil && valid(ev) {
+			execs = append(execs, ev)
+		}
+	}
+	if len(execs) == 0 {
+		return
+	}
+	if err := s.cfg.Inspector.InspectExecs(ctx, hostID, execs); err != nil {
+		s.cfg.Log.Error("detection over ingested commands failed; they are stored but were not inspected", "host_id", hostID, "commands", len(execs), "err", err)
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/zpam/zpam/controlplane/internal/store"
+	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
 )
 
 // Observer is told what ingest and retention did, for metrics and for
@@ -33,6 +34,17 @@ type Config struct {
 	Log        *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Inspector, when set, is given every batch's commands that ran
+	// under a grant once the batch is stored, before it is acknowledged.
+	Inspector Inspector
+}
+
+// Inspector runs detection over the commands a host ran under grants.
+type Inspector interface {
+	// InspectExecs gets hostID's exec events that carry a grant id, as
+	// stored (a resent batch comes again; the inspector must count each
+	// event once).
+	InspectExecs(ctx context.Context, hostID string, execs []*commonv1.Event) error
 }
 
 // Service is the telemetry core.

@@ -17,7 +17,7 @@ import (
 )
 
 // Line is one event as JSON. Detail is the kind's own message (exec,
-// exit, escalation, login, grant, agent, recording) with its proto field
+// exit, escalation, login, grant, agent, recording, residue) with its proto field
 // names, every field present.
 type Line struct {
 	Time      string          `json:"time"`
@@ -71,12 +71,14 @@ func detailMessage(ev *commonv1.Event) proto.Message {
 		return d.Agent
 	case *commonv1.Event_Recording:
 		return d.Recording
+	case *commonv1.Event_Residue:
+		return d.Residue
 	}
 	return nil
 }
 
 // KindName is the lower-case name of a kind without its prefix: exec,
-// exit, escalation, login, grant, agent, recording.
+// exit, escalation, login, grant, agent, recording, residue.
 func KindName(k commonv1.EventKind) string {
 	return strings.ToLower(strings.TrimPrefix(k.String(), "EVENT_KIND_"))
 }

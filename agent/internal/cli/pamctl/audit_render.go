@@ -94,6 +94,10 @@ func summary(ev *commonv1.Event) string {
 		return agentSummary(d.Agent)
 	case *commonv1.Event_Recording:
 		return fmt.Sprintf("recording %s chunk %d", d.Recording.GetRecordingId(), d.Recording.GetSeq())
+	case *commonv1.Event_Residue:
+		r := d.Residue
+		return fmt.Sprintf("residue at %s: %d change(s), %d process(es) still running; pamctl residue %s", r.GetEnded(),
+			len(r.GetChanges()), len(r.GetProcesses()), ev.GetGrantId())
 	}
 	return ""
 }

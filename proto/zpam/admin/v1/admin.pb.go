@@ -27,7 +27,7 @@ const (
 
 type ListRequestsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Only these statuses; empty means pending and granted.
+	// Only these statuses; empty means pending, granted and suspended.
 	Statuses      []v1.RequestStatus `protobuf:"varint,1,rep,packed,name=statuses,proto3,enum=zpam.common.v1.RequestStatus" json:"statuses,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

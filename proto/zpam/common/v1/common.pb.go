@@ -92,6 +92,9 @@ const (
 	RequestStatus_REQUEST_STATUS_CANCELED         RequestStatus = 7
 	// Nobody decided before the approval deadline of the role.
 	RequestStatus_REQUEST_STATUS_TIMED_OUT RequestStatus = 8
+	// A detection's response took the grant off the host until the
+	// requester gives a fresh one-time code (pamctl elevate --resume).
+	RequestStatus_REQUEST_STATUS_SUSPENDED RequestStatus = 9
 )
 
 // Enum value maps for RequestStatus.
@@ -106,6 +109,7 @@ var (
 		6: "REQUEST_STATUS_REVOKED",
 		7: "REQUEST_STATUS_CANCELED",
 		8: "REQUEST_STATUS_TIMED_OUT",
+		9: "REQUEST_STATUS_SUSPENDED",
 	}
 	RequestStatus_value = map[string]int32{
 		"REQUEST_STATUS_UNSPECIFIED":      0,
@@ -117,6 +121,7 @@ var (
 		"REQUEST_STATUS_REVOKED":          6,
 		"REQUEST_STATUS_CANCELED":         7,
 		"REQUEST_STATUS_TIMED_OUT":        8,
+		"REQUEST_STATUS_SUSPENDED":        9,
 	}
 )
 
@@ -428,7 +433,11 @@ type Request struct {
 	// A break-glass window reported by the host, not a request decided here.
 	BreakGlass bool `protobuf:"varint,20,opt,name=break_glass,json=breakGlass,proto3" json:"break_glass,omitempty"`
 	// The SPIFFE ID of a workload requester; user is then a service account.
-	WorkloadId    string `protobuf:"bytes,21,opt,name=workload_id,json=workloadId,proto3" json:"workload_id,omitempty"`
+	WorkloadId string `protobuf:"bytes,21,opt,name=workload_id,json=workloadId,proto3" json:"workload_id,omitempty"`
+	// The risk score the request was decided with.
+	Risk *RiskAssessment `protobuf:"bytes,22,opt,name=risk,proto3" json:"risk,omitempty"`
+	// What detection rules found on the grant's commands so far.
+	Findings      []*Finding `protobuf:"bytes,23,rep,name=findings,proto3" json:"findings,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -610,11 +619,25 @@ func (x *Request) GetWorkloadId() string {
 	return ""
 }
 
+func (x *Request) GetRisk() *RiskAssessment {
+	if x != nil {
+		return x.Risk
+	}
+	return nil
+}
+
+func (x *Request) GetFindings() []*Finding {
+	if x != nil {
+		return x.Findings
+	}
+	return nil
+}
+
 var File_zpam_common_v1_common_proto protoreflect.FileDescriptor
 
 const file_zpam_common_v1_common_proto_rawDesc = "" +
 	"\n" +
-	"\x1bzpam/common/v1/common.proto\x12\x0ezpam.common.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd8\x01\n" +
+	"\x1bzpam/common/v1/common.proto\x12\x0ezpam.common.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19zpam/common/v1/risk.proto\"\xd8\x01\n" +
 	"\x0eRequestContext\x12\x10\n" +
 	"\x03tty\x18\x01 \x01(\bR\x03tty\x12\x19\n" +
 	"\btty_name\x18\x02 \x01(\tR\attyName\x12%\n" +
@@ -645,7 +668,7 @@ const file_zpam_common_v1_common_proto_rawDesc = "" +
 	"\vworkload_id\x18\r \x01(\tR\n" +
 	"workloadId\x12\x1f\n" +
 	"\vbreak_glass\x18\x0e \x01(\bR\n" +
-	"breakGlass\"\xb0\x06\n" +
+	"breakGlass\"\x99\a\n" +
 	"\aRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\ahost_id\x18\x02 \x01(\tR\x06hostId\x12\x1a\n" +
@@ -673,12 +696,14 @@ const file_zpam_common_v1_common_proto_rawDesc = "" +
 	"\vbreak_glass\x18\x14 \x01(\bR\n" +
 	"breakGlass\x12\x1f\n" +
 	"\vworkload_id\x18\x15 \x01(\tR\n" +
-	"workloadId*X\n" +
+	"workloadId\x122\n" +
+	"\x04risk\x18\x16 \x01(\v2\x1e.zpam.common.v1.RiskAssessmentR\x04risk\x123\n" +
+	"\bfindings\x18\x17 \x03(\v2\x17.zpam.common.v1.FindingR\bfindings*X\n" +
 	"\n" +
 	"GrantScope\x12\x1b\n" +
 	"\x17GRANT_SCOPE_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13GRANT_SCOPE_SESSION\x10\x01\x12\x14\n" +
-	"\x10GRANT_SCOPE_USER\x10\x02*\x9e\x02\n" +
+	"\x10GRANT_SCOPE_USER\x10\x02*\xbc\x02\n" +
 	"\rRequestStatus\x12\x1e\n" +
 	"\x1aREQUEST_STATUS_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aREQUEST_STATUS_PENDING_MFA\x10\x01\x12#\n" +
@@ -688,7 +713,8 @@ const file_zpam_common_v1_common_proto_rawDesc = "" +
 	"\x16REQUEST_STATUS_EXPIRED\x10\x05\x12\x1a\n" +
 	"\x16REQUEST_STATUS_REVOKED\x10\x06\x12\x1b\n" +
 	"\x17REQUEST_STATUS_CANCELED\x10\a\x12\x1c\n" +
-	"\x18REQUEST_STATUS_TIMED_OUT\x10\bB4Z2github.com/zpam/zpam/proto/zpam/common/v1;commonv1b\x06proto3"
+	"\x18REQUEST_STATUS_TIMED_OUT\x10\b\x12\x1c\n" +
+	"\x18REQUEST_STATUS_SUSPENDED\x10\tB4Z2github.com/zpam/zpam/proto/zpam/common/v1;commonv1b\x06proto3"
 
 var (
 	file_zpam_common_v1_common_proto_rawDescOnce sync.Once
@@ -712,6 +738,8 @@ var file_zpam_common_v1_common_proto_goTypes = []any{
 	(*Request)(nil),               // 4: zpam.common.v1.Request
 	(*timestamppb.Timestamp)(nil), // 5: google.protobuf.Timestamp
 	(*durationpb.Duration)(nil),   // 6: google.protobuf.Duration
+	(*RiskAssessment)(nil),        // 7: zpam.common.v1.RiskAssessment
+	(*Finding)(nil),               // 8: zpam.common.v1.Finding
 }
 var file_zpam_common_v1_common_proto_depIdxs = []int32{
 	0,  // 0: zpam.common.v1.Grant.scope:type_name -> zpam.common.v1.GrantScope
@@ -724,11 +752,13 @@ var file_zpam_common_v1_common_proto_depIdxs = []int32{
 	5,  // 7: zpam.common.v1.Request.updated_at:type_name -> google.protobuf.Timestamp
 	3,  // 8: zpam.common.v1.Request.grant:type_name -> zpam.common.v1.Grant
 	5,  // 9: zpam.common.v1.Request.approval_deadline:type_name -> google.protobuf.Timestamp
-	10, // [10:10] is the sub-list for method output_type
-	10, // [10:10] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	7,  // 10: zpam.common.v1.Request.risk:type_name -> zpam.common.v1.RiskAssessment
+	8,  // 11: zpam.common.v1.Request.findings:type_name -> zpam.common.v1.Finding
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_zpam_common_v1_common_proto_init() }
@@ -736,6 +766,7 @@ func file_zpam_common_v1_common_proto_init() {
 	if File_zpam_common_v1_common_proto != nil {
 		return
 	}
+	file_zpam_common_v1_risk_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -49,6 +49,8 @@ const (
 	EventKind_EVENT_KIND_AGENT EventKind = 6
 	// A chunk of an elevated shell recording (asciicast v2).
 	EventKind_EVENT_KIND_RECORDING EventKind = 7
+	// What a grant's window left on the host (see ResidueSnapshot).
+	EventKind_EVENT_KIND_RESIDUE EventKind = 8
 )
 
 // Enum value maps for EventKind.
@@ -62,6 +64,7 @@ var (
 		5: "EVENT_KIND_GRANT",
 		6: "EVENT_KIND_AGENT",
 		7: "EVENT_KIND_RECORDING",
+		8: "EVENT_KIND_RESIDUE",
 	}
 	EventKind_value = map[string]int32{
 		"EVENT_KIND_UNSPECIFIED": 0,
@@ -72,6 +75,7 @@ var (
 		"EVENT_KIND_GRANT":       5,
 		"EVENT_KIND_AGENT":       6,
 		"EVENT_KIND_RECORDING":   7,
+		"EVENT_KIND_RESIDUE":     8,
 	}
 )
 
@@ -133,6 +137,7 @@ type Event struct {
 	//	*Event_Grant
 	//	*Event_Agent
 	//	*Event_Recording
+	//	*Event_Residue
 	Detail        isEvent_Detail `protobuf_oneof:"detail"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -301,6 +306,15 @@ func (x *Event) GetRecording() *RecordingChunk {
 	return nil
 }
 
+func (x *Event) GetResidue() *ResidueSnapshot {
+	if x != nil {
+		if x, ok := x.Detail.(*Event_Residue); ok {
+			return x.Residue
+		}
+	}
+	return nil
+}
+
 type isEvent_Detail interface {
 	isEvent_Detail()
 }
@@ -333,6 +347,10 @@ type Event_Recording struct {
 	Recording *RecordingChunk `protobuf:"bytes,26,opt,name=recording,proto3,oneof"`
 }
 
+type Event_Residue struct {
+	Residue *ResidueSnapshot `protobuf:"bytes,27,opt,name=residue,proto3,oneof"`
+}
+
 func (*Event_Exec) isEvent_Detail() {}
 
 func (*Event_Exit) isEvent_Detail() {}
@@ -346,6 +364,8 @@ func (*Event_Grant) isEvent_Detail() {}
 func (*Event_Agent) isEvent_Detail() {}
 
 func (*Event_Recording) isEvent_Detail() {}
+
+func (*Event_Residue) isEvent_Detail() {}
 
 // Process identifies the task an event is about, as the kernel saw it.
 type Process struct {
@@ -1008,7 +1028,7 @@ var File_zpam_common_v1_event_proto protoreflect.FileDescriptor
 
 const file_zpam_common_v1_event_proto_rawDesc = "" +
 	"\n" +
-	"\x1azpam/common/v1/event.proto\x12\x0ezpam.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x05\n" +
+	"\x1azpam/common/v1/event.proto\x12\x0ezpam.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19zpam/common/v1/risk.proto\"\xe3\x05\n" +
 	"\x05Event\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\ahost_id\x18\x02 \x01(\tR\x06hostId\x12\x1a\n" +
@@ -1028,7 +1048,8 @@ const file_zpam_common_v1_event_proto_rawDesc = "" +
 	"\x05login\x18\x17 \x01(\v2\x1a.zpam.common.v1.LoginEventH\x00R\x05login\x126\n" +
 	"\x05grant\x18\x18 \x01(\v2\x1e.zpam.common.v1.LifecycleEventH\x00R\x05grant\x122\n" +
 	"\x05agent\x18\x19 \x01(\v2\x1a.zpam.common.v1.AgentEventH\x00R\x05agent\x12>\n" +
-	"\trecording\x18\x1a \x01(\v2\x1e.zpam.common.v1.RecordingChunkH\x00R\trecordingB\b\n" +
+	"\trecording\x18\x1a \x01(\v2\x1e.zpam.common.v1.RecordingChunkH\x00R\trecording\x12;\n" +
+	"\aresidue\x18\x1b \x01(\v2\x1f.zpam.common.v1.ResidueSnapshotH\x00R\aresidueB\b\n" +
 	"\x06detail\"\xd3\x01\n" +
 	"\aProcess\x12\x10\n" +
 	"\x03pid\x18\x01 \x01(\rR\x03pid\x12\x12\n" +
@@ -1091,7 +1112,7 @@ const file_zpam_common_v1_event_proto_rawDesc = "" +
 	"\frecording_id\x18\x01 \x01(\tR\vrecordingId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\rR\x03seq\x12\x1c\n" +
 	"\tasciicast\x18\x03 \x01(\fR\tasciicast\x12\x14\n" +
-	"\x05final\x18\x04 \x01(\bR\x05final*\xc8\x01\n" +
+	"\x05final\x18\x04 \x01(\bR\x05final*\xe0\x01\n" +
 	"\tEventKind\x12\x1a\n" +
 	"\x16EVENT_KIND_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fEVENT_KIND_EXEC\x10\x01\x12\x13\n" +
@@ -1100,7 +1121,8 @@ const file_zpam_common_v1_event_proto_rawDesc = "" +
 	"\x10EVENT_KIND_LOGIN\x10\x04\x12\x14\n" +
 	"\x10EVENT_KIND_GRANT\x10\x05\x12\x14\n" +
 	"\x10EVENT_KIND_AGENT\x10\x06\x12\x18\n" +
-	"\x14EVENT_KIND_RECORDING\x10\aB4Z2github.com/zpam/zpam/proto/zpam/common/v1;commonv1b\x06proto3"
+	"\x14EVENT_KIND_RECORDING\x10\a\x12\x16\n" +
+	"\x12EVENT_KIND_RESIDUE\x10\bB4Z2github.com/zpam/zpam/proto/zpam/common/v1;commonv1b\x06proto3"
 
 var (
 	file_zpam_common_v1_event_proto_rawDescOnce sync.Once
@@ -1130,6 +1152,7 @@ var file_zpam_common_v1_event_proto_goTypes = []any{
 	nil,                           // 10: zpam.common.v1.LoginEvent.FieldsEntry
 	nil,                           // 11: zpam.common.v1.AgentEvent.DroppedEntry
 	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
+	(*ResidueSnapshot)(nil),       // 13: zpam.common.v1.ResidueSnapshot
 }
 var file_zpam_common_v1_event_proto_depIdxs = []int32{
 	12, // 0: zpam.common.v1.Event.time:type_name -> google.protobuf.Timestamp
@@ -1141,17 +1164,18 @@ var file_zpam_common_v1_event_proto_depIdxs = []int32{
 	7,  // 6: zpam.common.v1.Event.grant:type_name -> zpam.common.v1.LifecycleEvent
 	8,  // 7: zpam.common.v1.Event.agent:type_name -> zpam.common.v1.AgentEvent
 	9,  // 8: zpam.common.v1.Event.recording:type_name -> zpam.common.v1.RecordingChunk
-	2,  // 9: zpam.common.v1.ExecEvent.process:type_name -> zpam.common.v1.Process
-	2,  // 10: zpam.common.v1.ExitEvent.process:type_name -> zpam.common.v1.Process
-	2,  // 11: zpam.common.v1.EscalationEvent.process:type_name -> zpam.common.v1.Process
-	2,  // 12: zpam.common.v1.LoginEvent.process:type_name -> zpam.common.v1.Process
-	10, // 13: zpam.common.v1.LoginEvent.fields:type_name -> zpam.common.v1.LoginEvent.FieldsEntry
-	11, // 14: zpam.common.v1.AgentEvent.dropped:type_name -> zpam.common.v1.AgentEvent.DroppedEntry
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	13, // 9: zpam.common.v1.Event.residue:type_name -> zpam.common.v1.ResidueSnapshot
+	2,  // 10: zpam.common.v1.ExecEvent.process:type_name -> zpam.common.v1.Process
+	2,  // 11: zpam.common.v1.ExitEvent.process:type_name -> zpam.common.v1.Process
+	2,  // 12: zpam.common.v1.EscalationEvent.process:type_name -> zpam.common.v1.Process
+	2,  // 13: zpam.common.v1.LoginEvent.process:type_name -> zpam.common.v1.Process
+	10, // 14: zpam.common.v1.LoginEvent.fields:type_name -> zpam.common.v1.LoginEvent.FieldsEntry
+	11, // 15: zpam.common.v1.AgentEvent.dropped:type_name -> zpam.common.v1.AgentEvent.DroppedEntry
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_zpam_common_v1_event_proto_init() }
@@ -1159,6 +1183,7 @@ func file_zpam_common_v1_event_proto_init() {
 	if File_zpam_common_v1_event_proto != nil {
 		return
 	}
+	file_zpam_common_v1_risk_proto_init()
 	file_zpam_common_v1_event_proto_msgTypes[0].OneofWrappers = []any{
 		(*Event_Exec)(nil),
 		(*Event_Exit)(nil),
@@ -1167,6 +1192,7 @@ func file_zpam_common_v1_event_proto_init() {
 		(*Event_Grant)(nil),
 		(*Event_Agent)(nil),
 		(*Event_Recording)(nil),
+		(*Event_Residue)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
