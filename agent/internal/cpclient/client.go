@@ -38,6 +38,7 @@ type Client struct {
 	telemetry  agentv1.TelemetryServiceClient
 	audit      agentv1.HostAuditServiceClient
 	relay      agentv1.RelayServiceClient
+	risk       agentv1.HostRiskServiceClient
 	log        *slog.Logger
 	backoff    Backoff
 	connected  atomic.Bool
@@ -73,7 +74,7 @@ func Dial(o Options) (*Client, error) {
 	c.conn, c.api = conn, agentv1.NewAgentServiceClient(conn)
 	c.ids, c.breakGlass = agentv1.NewIdentityServiceClient(conn), agentv1.NewBreakGlassServiceClient(conn)
 	c.telemetry, c.audit = agentv1.NewTelemetryServiceClient(conn), agentv1.NewHostAuditServiceClient(conn)
-	c.relay = agentv1.NewRelayServiceClient(conn)
+	c.relay, c.risk = agentv1.NewRelayServiceClient(conn), agentv1.NewHostRiskServiceClient(conn)
 	return c, nil
 }
 

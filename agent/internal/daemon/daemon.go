@@ -258,7 +258,7 @@ func (d *Daemon) startMetrics() error {
 func (d *Daemon) startAPI() error {
 	d.api = localapi.New(localapi.Options{
 		Socket: d.o.Config.Socket, Mode: d.enforcer.Mode(), HostID: d.hostID, Version: d.o.Version,
-		ControlPlane: d.cp, Grants: d.table, Denials: d.denials, BreakGlass: d.bg, Audit: d.cp, Log: d.log,
+		ControlPlane: d.cp, Grants: d.table, Denials: d.denials, BreakGlass: d.bg, Audit: d.cp, Risk: d.cp, Log: d.log,
 		Recordings:  &recording.Store{Dir: filepath.Join(d.o.Config.StateDir, "recordings")},
 		ShellHelper: d.o.ShellHelper, Hostname: d.hostname, Publisher: publishFunc(d.publish),
 	})

@@ -38,6 +38,27 @@ func (t *Table) Wait(ctx context.Context, id string) error {
 	}
 }
 
+// WaitBack is Wait for a grant that comes back under the same id after
+// it ended here (a suspended grant resumed): that it ended before is no
+// answer, only its next write to the kernel, or its ending again, is.
+func (t *Table) WaitBack(ctx context.Context, id string) error {
+	t.mu.Lock()
+	if _, ok := t.active[id]; ok {
+		t.mu.Unlock()
+		return nil
+	}
+	ch := make(chan error, 1)
+	t.waiters[id] = append(t.waiters[id], ch)
+	t.mu.Unlock()
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		t.dropWaiter(id, ch)
+		return ctx.Err()
+	}
+}
+
 func (t *Table) dropWaiter(id string, ch chan error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

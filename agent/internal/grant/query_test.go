@@ -37,6 +37,44 @@ func TestWaitBlocksUntilWritten(t *testing.T) {
 	}
 }
 
+// TestWaitBackWaitsForTheSameIDAgain: a removed grant answers Wait with
+// its end at once, but WaitBack (a suspended grant being resumed) waits
+// for the id's next write, and hears of its ending again too.
+func TestWaitBackWaitsForTheSameIDAgain(t *testing.T) {
+	tb, k := newTable(t)
+	g := sessionGrant("g-1", 1000, 7, time.Hour)
+	apply(t, tb, upsert(g), removeEv("g-1"))
+	if err := tb.Wait(context.Background(), "g-1"); !errors.Is(err, ErrEnded) {
+		t.Fatalf("Wait on a removed grant = %v, want ErrEnded", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- tb.WaitBack(context.Background(), "g-1") }()
+	select {
+	case err := <-done:
+		t.Fatalf("WaitBack returned %v before the grant came back", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	apply(t, tb, upsert(g))
+	if err := <-done; err != nil || !k.Has("g-1") {
+		t.Fatalf("WaitBack = %v, kernel has g-1: %v", err, k.Has("g-1"))
+	}
+	if err := tb.WaitBack(context.Background(), "g-1"); err != nil {
+		t.Fatalf("WaitBack on an active grant = %v", err)
+	}
+	apply(t, tb, removeEv("g-1"))
+	go func() { done <- tb.WaitBack(context.Background(), "g-1") }()
+	time.Sleep(20 * time.Millisecond)
+	apply(t, tb, removeEv("g-1"))
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrEnded) {
+			t.Fatalf("WaitBack through a second removal = %v, want ErrEnded", err)
+		}
+	case <-time.After(time.Second):
+		t.Fatal("WaitBack was not told of the second removal")
+	}
+}
+
 func TestWaitTimesOut(t *testing.T) {
 	tb, _ := newTable(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)

@@ -3,7 +3,6 @@ package localapi
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"google.golang.org/grpc"
 
@@ -56,16 +55,5 @@ func (a auditServer) scope(ctx context.Context) (string, error) {
 	if a.s.o.Audit == nil {
 		return "", errNoRelay
 	}
-	c, err := CallerFrom(ctx)
-	if err != nil {
-		return "", err
-	}
-	if c.UID == 0 {
-		return "", nil
-	}
-	name, err := lookupName(ctx, c.UID)
-	if err != nil {
-		return "", fmt.Errorf("%w: %v", errBadRequest, err)
-	}
-	return name, nil
+	return callerScope(ctx)
 }

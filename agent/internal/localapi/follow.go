@@ -13,6 +13,9 @@ import (
 type elevation struct {
 	s    *Server
 	send func(*localv1.ElevateUpdate) error
+	// resumed: the grant ended on this host before (suspended) and
+	// comes back under its id.
+	resumed bool
 }
 
 // follow streams r's progress until a final status. While r is pending,
@@ -63,7 +66,11 @@ func (e *elevation) granted(ctx context.Context, r *commonv1.Request) error {
 	}
 	wctx, cancel := context.WithTimeout(ctx, e.s.o.EnforceTimeout)
 	defer cancel()
-	err := e.s.o.Grants.Wait(wctx, id)
+	wait := e.s.o.Grants.Wait
+	if e.resumed {
+		wait = e.s.o.Grants.WaitBack
+	}
+	err := wait(wctx, id)
 	switch {
 	case err == nil:
 		e.s.o.Log.Info("grant active for caller", "request_id", r.GetId(), "grant_id", id)

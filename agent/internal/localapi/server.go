@@ -34,6 +34,9 @@ type ControlPlane interface {
 type Grants interface {
 	// Wait returns nil once grant id is written to the kernel.
 	Wait(ctx context.Context, id string) error
+	// WaitBack returns nil once grant id, which ended on this host
+	// before (suspended), is written to the kernel again.
+	WaitBack(ctx context.Context, id string) error
 	ForUID(uid uint32) ([]*commonv1.Grant, error)
 }
 
@@ -55,7 +58,10 @@ type Options struct {
 	BreakGlass BreakGlass
 	// Audit relays pamctl audit; nil answers Unimplemented.
 	Audit AuditRelay
-	Log   *slog.Logger
+	// Risk relays pamctl elevate --resume and pamctl residue; nil
+	// answers Unimplemented.
+	Risk RiskRelay
+	Log  *slog.Logger
 	// EnforceTimeout bounds the wait between "granted" upstream and the
 	// grant reaching this host's kernel; zero means 30s.
 	EnforceTimeout time.Duration
@@ -99,6 +105,7 @@ func New(o Options) *Server {
 	localv1.RegisterLocalAuditServer(s.srv, auditServer{s: s})
 	localv1.RegisterLocalRequestsServer(s.srv, &requestsAPI{s: s})
 	localv1.RegisterLocalShellServer(s.srv, &shellAPI{s: s})
+	localv1.RegisterLocalRiskServer(s.srv, &riskAPI{s: s})
 	return s
 }
 

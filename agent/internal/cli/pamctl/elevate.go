@@ -29,6 +29,8 @@ type elevateFlags struct {
 	noWait       bool
 	asJSON       bool
 	shell        bool
+	// resume is the grant or request id of a suspended grant to resume.
+	resume string
 }
 
 func newElevateCommand(g *globals) *cobra.Command {
@@ -45,14 +47,21 @@ func newElevateCommand(g *globals) *cobra.Command {
 			"With --shell, the agent starts `sudo -i` under a terminal it owns and records (asciicast\n" +
 			"v2; replay with pamctl replay ID); the grant holds only inside that shell, which ends\n" +
 			"when the grant does. Roles with record: true accept only this.\n\n" +
+			"With --resume ID, a grant that a detection rule suspended (pamctl requests lists it as\n" +
+			"suspended) is put back until its old expiry, once you give a fresh\n" +
+			"one-time code (--otp, or asked for on the terminal); only its requester may.\n\n" +
 			"Exit codes: 0 grant active (with --shell: the shell ran), 1 denied, 2 usage error,\n" +
 			"4 gave up waiting for approval, 5 agent or control plane unreachable.",
 		Example: "  pamctl elevate --for 30m --reason \"INC-4411 disk full\"\n" +
 			"  pamctl elevate --for 10m --reason \"rotate logs\" --shell\n" +
-			"  pamctl elevate --for 5m --reason deploy --otp 123456 --json",
+			"  pamctl elevate --for 5m --reason deploy --otp 123456 --json\n" +
+			"  pamctl elevate --resume 3f0c9a2e-6d1b-4c55-9f7e-2b8a1d0e4c11 --otp 123456",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if f.shell {
+			switch {
+			case f.resume != "":
+				return runResume(cmd, g, f)
+			case f.shell:
 				return runShell(cmd, g, f)
 			}
 			return runElevate(cmd, g, f)
@@ -67,6 +76,7 @@ func newElevateCommand(g *globals) *cobra.Command {
 	fl.DurationVar(&f.timeout, "timeout", 10*time.Minute, "how long to wait for approval before giving up")
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON object")
 	fl.BoolVar(&f.shell, "shell", false, "run a recorded root shell (sudo -i) under the grant")
+	fl.StringVar(&f.resume, "resume", "", "resume your grant (grant or request id) that a detection suspended, with a fresh one-time code")
 	return cmd
 }
 

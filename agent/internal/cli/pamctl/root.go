@@ -40,10 +40,11 @@ func NewCommand(version string) *cobra.Command {
 		Version: version,
 	}
 	root.PersistentFlags().StringVar(&g.socket, "socket", DefaultSocket, "the agent's local API socket")
-	root.PersistentFlags().StringVar(&g.server, "server", "", "reach the control plane at HOST:PORT directly instead of through the agent (requests, approve, deny, revoke, audit)")
+	root.PersistentFlags().StringVar(&g.server, "server", "", "reach the control plane at HOST:PORT directly instead of through the agent (requests, approve, deny, revoke, audit, residue, findings)")
 	root.PersistentFlags().StringVar(&g.credential, "credential", defaultCredential(), "with --server: directory with cert.pem, key.pem, ca.pem from pam-controlplane user credential")
 	root.AddCommand(newElevateCommand(g), newStatusCommand(g), newRequestsCommand(g), newApproveCommand(g),
-		newDenyCommand(g), newRevokeCommand(g), newReplayCommand(g), newBreakGlassCommand(g), newAuditCommand(g))
+		newDenyCommand(g), newRevokeCommand(g), newReplayCommand(g), newBreakGlassCommand(g), newAuditCommand(g),
+		newResidueCommand(g), newFindingsCommand(g))
 	// The packages install completion scripts; no completion command.
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(clidoc.Command(root, "1"))

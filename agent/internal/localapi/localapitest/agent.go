@@ -58,7 +58,7 @@ func Start(t testing.TB, k *granttest.Kernel) *Agent {
 	go func() { a.Client.WatchGrants(ctx, a.Table); close(watching) }()
 	a.API = localapi.New(localapi.Options{
 		Socket: a.Socket, Mode: kernel.ModeSignal, HostID: id.HostID, Version: "test",
-		ControlPlane: a.Client, Grants: a.Table, Denials: a.Denials, Audit: a.Client, Log: log, EnforceTimeout: 5 * time.Second,
+		ControlPlane: a.Client, Grants: a.Table, Denials: a.Denials, Audit: a.Client, Risk: a.Client, Log: log, EnforceTimeout: 5 * time.Second,
 	})
 	if err := a.API.Start(); err != nil {
 		t.Fatal(err)

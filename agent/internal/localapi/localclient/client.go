@@ -23,7 +23,9 @@ type Client struct {
 	localv1.LocalShellClient
 	// Audit is pamctl audit's service on the same socket.
 	Audit localv1.LocalAuditClient
-	conn  *grpc.ClientConn
+	// Risk is pamctl elevate --resume's and pamctl residue's service.
+	Risk localv1.LocalRiskClient
+	conn *grpc.ClientConn
 
 	mu      sync.Mutex
 	dialErr error
@@ -45,7 +47,7 @@ func Dial(socket string) (*Client, error) {
 		return nil, fmt.Errorf("dial agent: %w", err)
 	}
 	c.conn, c.LocalAgentClient, c.LocalBreakGlassClient = conn, localv1.NewLocalAgentClient(conn), localv1.NewLocalBreakGlassClient(conn)
-	c.Audit = localv1.NewLocalAuditClient(conn)
+	c.Audit, c.Risk = localv1.NewLocalAuditClient(conn), localv1.NewLocalRiskClient(conn)
 	c.LocalRequestsClient, c.LocalShellClient = localv1.NewLocalRequestsClient(conn), localv1.NewLocalShellClient(conn)
 	return c, nil
 }
