@@ -247,3 +247,54 @@ func TestCheck(t *testing.T) {
 		t.Fatalf("check with PAM_CONTROLPLANE_DATABASE=sqlite://: exit %d %q", code, stderr)
 	}
 }
+
+// TestPolicyTestScoresRisk: policy test scores the request from the
+// store's history as serve would (none: no history), or decides with
+// --risk; a role's deny_above then denies.
+func TestPolicyTestScoresRisk(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if code, _, stderr := execute("init", "--data-dir", dir); code != 0 {
+		t.Fatalf("init: %s", stderr)
+	}
+	pol := `roles:
+  - name: self
+    users: ["*"]
+    max_duration: 1h
+    auto_approve: true
+    risk: {mfa_above: 10, deny_above: 90}
+`
+	if err := os.WriteFile(filepath.Join(dir, "policy.yaml"), []byte(pol), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr := execute("policy", "test", "--data-dir", dir, "--user", "alice", "--tty=false")
+	if code != 0 || !strings.Contains(out, "risk: 25 (no earlier grant of alice in the last 90 days +15; not asked from a terminal +10)\ndecision: grant\n") ||
+		!strings.Contains(out, "mfa: true") {
+		t.Fatalf("policy test without a store: %d %q %q", code, out, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "zpam.db")); err == nil {
+		t.Fatal("policy test created the database")
+	}
+	if code, _, _ := execute("user", "add", "alice", "--data-dir", dir); code != 0 {
+		t.Fatal("user add")
+	}
+	if code, out, _ := execute("policy", "test", "--data-dir", dir, "--user", "alice"); code != 0 || !strings.Contains(out, "risk: 15 (no earlier grant of alice") {
+		t.Fatalf("policy test with the store: %d %q", code, out)
+	}
+	code, out, _ = execute("policy", "test", "--data-dir", dir, "--user", "alice", "--risk", "91")
+	if code != 0 || !strings.Contains(out, "risk: 91 (given with --risk)\ndecision: deny\nreason: risk score 91 (nothing unusual) is above deny_above 90 of role self") {
+		t.Fatalf("policy test --risk 91: %d %q", code, out)
+	}
+	if code, out, _ := execute("policy", "test", "--data-dir", dir, "--user", "alice", "--risk", "0"); code != 0 || !strings.Contains(out, "decision: grant") || !strings.Contains(out, "mfa: false") {
+		t.Fatalf("policy test --risk 0: %d %q", code, out)
+	}
+	if code, _, stderr := execute("policy", "test", "--data-dir", dir, "--user", "alice", "--risk", "101"); code != exitUsage || !strings.Contains(stderr, "--risk 101 is not a score from 0 to 100") {
+		t.Fatalf("--risk 101: %d %q", code, stderr)
+	}
+}
+
+func TestPolicyDetectionsPrintsTheBuiltInRules(t *testing.T) {
+	code, out, _ := execute("policy", "detections")
+	if code != 0 || !strings.HasPrefix(out, "# The built-in detection rules") || !strings.Contains(out, "name: log-deletion") || !strings.Contains(out, "name: agent-tampering") {
+		t.Fatalf("policy detections: %d %q", code, out[:min(len(out), 300)])
+	}
+}
