@@ -24,7 +24,8 @@ func execUnder(g *commonv1.Grant, id string, argv ...string) *commonv1.Event {
 // grant that a rule matches ends the grant on its host's stream before
 // the upload is acknowledged; the finding is on the request, in
 // RiskService.ListFindings and in the residue report with the host's
-// snapshot; another host's upload of the same grant does nothing.
+// snapshot; an ordinary command, and another host's upload naming the
+// grant, do nothing.
 func TestDetectionOnUploadRevokesAndIsReported(t *testing.T) {
 	srv, dir := startServer(t)
 	addr, pool := srv.GRPCAddr().String(), caPool(t, dir)
@@ -62,6 +63,17 @@ func TestDetectionOnUploadRevokesAndIsReported(t *testing.T) {
 
 	upload(t, agentv1.NewTelemetryServiceClient(otherConn), execUnder(g, "x1", "rm", "/var/log/auth.log"))
 	upload(t, agentv1.NewTelemetryServiceClient(conn), execUnder(g, "e1", "id", "-u"))
+	// The ack comes after detection ran over the batch: an ordinary
+	// command, and another host's report of a log deletion under this
+	// grant, left the grant in force with no finding.
+	risk := adminv1.NewRiskServiceClient(adminConn)
+	if fs, err := risk.ListFindings(ctx, &adminv1.ListFindingsRequest{Grant: g.GetId()}); err != nil || len(fs.GetFindings()) != 0 {
+		t.Fatalf("findings after id -u: %v %v", fs, err)
+	}
+	granted, err := adminv1.NewAdminServiceClient(adminConn).ListRequests(ctx, &adminv1.ListRequestsRequest{Statuses: []commonv1.RequestStatus{commonv1.RequestStatus_REQUEST_STATUS_GRANTED}})
+	if err != nil || len(granted.GetRequests()) != 1 || granted.GetRequests()[0].GetGrant().GetId() != g.GetId() {
+		t.Fatalf("granted requests after id -u: %v %v", granted, err)
+	}
 	ack := upload(t, agentv1.NewTelemetryServiceClient(conn), execUnder(g, "e2", "rm", "/var/log/zpam-test.log"))
 	if ack.GetStored() != 1 {
 		t.Fatalf("ack %v", ack)
@@ -71,7 +83,6 @@ func TestDetectionOnUploadRevokesAndIsReported(t *testing.T) {
 		t.Fatalf("host got %v, want the REMOVE", ev)
 	}
 
-	risk := adminv1.NewRiskServiceClient(adminConn)
 	fs, err := risk.ListFindings(ctx, &adminv1.ListFindingsRequest{})
 	if err != nil || len(fs.GetFindings()) != 1 {
 		t.Fatalf("findings %v %v", fs, err)
