@@ -63,11 +63,13 @@ func elevatedWorks(r runner) bool {
 // /var/log (built-in rule log-deletion, response revoke) is found by the
 // control plane in the upload that carried it, the grant leaves the
 // host's kernel and sudo is denied again; the finding names the grant
-// and the command, and the user reads it with pamctl residue.
+// and the command, and the user reads it with pamctl residue, with the
+// agent's before/after snapshot showing the log gone.
 func TestRootDetectionRevokesTheGrantOnTheHost(t *testing.T) {
 	alice := setupRoot(t, "zpam-e2e-risk")[0]
 	s := startStack(t, selfService("session", "zpam-e2e-risk"))
 	ls := newSession(t, s, alice)
+	path := scratchLog(t) // there before the grant, as the host's logs are
 	g := s.elevate(t, ls)
 
 	marker := fmt.Sprintf("zpam-e2e-benign-%d", time.Now().UnixNano())
@@ -82,7 +84,9 @@ func TestRootDetectionRevokesTheGrantOnTheHost(t *testing.T) {
 		t.Fatal("sudo stopped working after an ordinary command")
 	}
 
-	path := scratchLog(t)
+	waitFor(t, "the agent's residue baseline", 30*time.Second, func() bool {
+		return strings.Contains(s.agentLog(t), `msg="residue baseline read" grant_id=`+g.ID)
+	})
 	if o := ls.run("/usr/bin/sudo", "-n", "/bin/rm", path); !o.ok() {
 		t.Fatalf("sudo rm %s: %v", path, o)
 	}
@@ -96,27 +100,77 @@ func TestRootDetectionRevokesTheGrantOnTheHost(t *testing.T) {
 		t.Fatalf("findings %v", fs)
 	}
 
-	o := ls.run(s.pamctl("residue", g.ID, "--json")...)
-	var rep struct {
-		State    string `json:"state"`
-		Findings []struct {
-			Rule    string `json:"rule"`
-			GrantID string `json:"grant_id"`
-		} `json:"findings"`
-		Mentioned []struct {
-			Path     string `json:"path"`
-			Category string `json:"category"`
-		} `json:"mentioned"`
-	}
-	if err := json.Unmarshal([]byte(o.Output), &rep); err != nil || !o.ok() {
-		t.Fatalf("pamctl residue as %s: %v (%v)", alice.Username, o, err)
-	}
+	// The agent reads its snapshot when the grant leaves the kernel and
+	// ships it through the spool: the report has it shortly after.
+	var rep residueReport
+	waitFor(t, "the host's snapshot in the residue report", 20*time.Second, func() bool {
+		rep = s.residue(t, ls, g.ID)
+		return len(rep.Snapshots) > 0
+	})
 	if rep.State != "revoked" || len(rep.Findings) != 1 || rep.Findings[0].Rule != "log-deletion" || rep.Findings[0].GrantID != g.ID {
-		t.Fatalf("pamctl residue: %s", o.Output)
+		t.Fatalf("pamctl residue: %+v", rep)
 	}
-	if !strings.Contains(o.Output, path) {
-		t.Fatalf("pamctl residue does not name %s among the paths commands named: %s", path, o.Output)
+	if !rep.mentions(path) {
+		t.Fatalf("pamctl residue does not name %s among the paths commands named: %+v", path, rep.Mentioned)
 	}
+	if c, ok := rep.change(path); !ok || c.Change != "removed" || c.Category != "log" {
+		t.Fatalf("the host's snapshot does not show %s removed: %+v", path, rep.Snapshots)
+	}
+}
+
+// residueReport is the part of pamctl residue --json the tests read.
+type residueReport struct {
+	State    string `json:"state"`
+	Findings []struct {
+		Rule    string `json:"rule"`
+		GrantID string `json:"grant_id"`
+	} `json:"findings"`
+	Mentioned []struct {
+		Path     string `json:"path"`
+		Category string `json:"category"`
+	} `json:"mentioned"`
+	Snapshots []struct {
+		Ended   string          `json:"ended"`
+		Notes   []string        `json:"notes"`
+		Changes []residueChange `json:"changes"`
+	} `json:"snapshots"`
+}
+
+type residueChange struct {
+	Category string `json:"category"`
+	Change   string `json:"change"`
+	Item     string `json:"item"`
+}
+
+func (r residueReport) mentions(path string) bool {
+	for _, m := range r.Mentioned {
+		if m.Path == path {
+			return true
+		}
+	}
+	return false
+}
+
+func (r residueReport) change(item string) (residueChange, bool) {
+	for _, s := range r.Snapshots {
+		for _, c := range s.Changes {
+			if c.Item == item {
+				return c, true
+			}
+		}
+	}
+	return residueChange{}, false
+}
+
+// residue runs pamctl residue ID --json through r.
+func (s *stack) residue(t *testing.T, r runner, id string) residueReport {
+	t.Helper()
+	o := r.run(s.pamctl("residue", id, "--json")...)
+	var rep residueReport
+	if err := json.Unmarshal([]byte(o.Output), &rep); err != nil || !o.ok() {
+		t.Fatalf("pamctl residue %s: %v (%v)", id, o, err)
+	}
+	return rep
 }
 
 // TestRootSuspendedGrantResumesWithAFreshCode: a rule whose response is

@@ -109,7 +109,9 @@ type Daemon struct {
 	spool    *spool.Spool
 	uploader *upload.Uploader
 
-	builder  *telemetry.Builder
+	builder *telemetry.Builder
+	// residue reads what each grant's window left behind.
+	residue  *residueTracker
 	tel      Telemetry
 	audit    AuditStream
 	auditErr error
@@ -283,6 +285,9 @@ func (d *Daemon) Close() error {
 		d.cancel()
 	}
 	d.wg.Wait()
+	if d.residue != nil {
+		d.residue.wait() // residue of grants that ended is spooled before the spool closes
+	}
 	if d.spool != nil {
 		d.announceStop()
 		errs = append(errs, d.spool.Close())

@@ -8,6 +8,7 @@ import (
 	"github.com/zpam/zpam/agent/internal/audit"
 	"github.com/zpam/zpam/agent/internal/grant"
 	"github.com/zpam/zpam/agent/internal/kernel"
+	"github.com/zpam/zpam/agent/internal/residue"
 	"github.com/zpam/zpam/agent/internal/telemetry"
 	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
 )
@@ -39,8 +40,12 @@ func OpenAudit(ctx context.Context, o audit.Options) (AuditStream, error) {
 func (d *Daemon) newBuilder() {
 	host, _ := os.Hostname()
 	d.builder = telemetry.NewBuilder(host, d.table)
+	d.residue = newResidueTracker(residue.Reader{Root: "/"}, d.log, func(g *commonv1.Grant, snap *commonv1.ResidueSnapshot) {
+		d.publish(d.builder.Residue(g, snap))
+	})
 	d.table.Observe(func(action string, g *commonv1.Grant, detail string) {
 		d.publish(d.builder.Lifecycle(action, g, detail))
+		d.residue.observe(action, g)
 	})
 }
 
