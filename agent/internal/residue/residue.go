@@ -99,6 +99,7 @@ func (r Reader) Read() State {
 	rd := &reading{r: r, st: State{At: now().UTC(), Items: map[string]Item{}}}
 	// Cheap places first, the setuid walk last: what a grant could change
 	// soonest is read soonest.
+	rd.sandboxed()
 	rd.accounts()
 	rd.groups()
 	for _, p := range places {

@@ -109,3 +109,21 @@ func TestReadingIsBoundedAndSaysSo(t *testing.T) {
 		t.Fatalf("a file longer than the hash limit: %q", fp)
 	}
 }
+
+// TestSandboxedPlacesAreSaid: under systemd's ProtectHome and PrivateTmp
+// the agent sees bind mounts instead of the host's /root and /tmp; the
+// reading says so instead of comparing empty directories.
+func TestSandboxedPlacesAreSaid(t *testing.T) {
+	info := `22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw
+30 22 0:25 /systemd/inaccessible/dir /root ro,nosuid - tmpfs tmpfs rw
+31 22 8:1 /tmp/systemd-private-abc-pam-agent.service-x/tmp /tmp rw,relatime - ext4 /dev/sda1 rw
+32 22 0:26 / /home rw - ext4 /dev/sdb1 rw
+33 22 0:27 / /var/tmp rw - tmpfs tmpfs rw
+34 22 8:1 /srv/with\040space /dev/shm rw - ext4 /dev/sda1 rw
+`
+	got := hiddenMounts(info)
+	want := []mount{{"/root", "/systemd/inaccessible/dir"}, {"/tmp", "/tmp/systemd-private-abc-pam-agent.service-x/tmp"}, {"/dev/shm", "/srv/with space"}}
+	if !slices.Equal(got, want) {
+		t.Fatalf("hidden mounts %v, want %v", got, want)
+	}
+}
