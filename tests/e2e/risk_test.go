@@ -100,6 +100,9 @@ func TestRootDetectionRevokesTheGrantOnTheHost(t *testing.T) {
 		t.Fatalf("findings %v", fs)
 	}
 
+	if o := ls.run(s.pamctl("findings", "--grant", g.RequestID)...); !o.ok() || !strings.Contains(o.Output, "log-deletion") || !strings.Contains(o.Output, "grant revoked") {
+		t.Fatalf("pamctl findings as %s: %v", alice.Username, o)
+	}
 	// The agent reads its snapshot when the grant leaves the kernel and
 	// ships it through the spool: the report has it shortly after.
 	var rep residueReport

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
 	localv1 "github.com/zpam/zpam/proto/zpam/local/v1"
@@ -17,6 +18,7 @@ import (
 type RiskRelay interface {
 	ResumeFor(ctx context.Context, user, id, otp string) (*commonv1.Request, error)
 	ResidueOf(ctx context.Context, id, onlyUser string) (*commonv1.ResidueReport, error)
+	FindingsOf(ctx context.Context, grant string, since *timestamppb.Timestamp, onlyUser string) ([]*commonv1.Finding, error)
 }
 
 // errNoRisk means the agent was started without a risk relay.
@@ -77,6 +79,23 @@ func (a *riskAPI) Residue(ctx context.Context, req *localv1.LocalResidueRequest)
 	}
 	rep, err := a.s.o.Risk.ResidueOf(ctx, req.GetId(), only)
 	return rep, toStatus(err)
+}
+
+// Findings lists findings on this host's grants: root's, all of them;
+// anyone else's, their own.
+func (a *riskAPI) Findings(ctx context.Context, req *localv1.LocalFindingsRequest) (*localv1.LocalFindingsResponse, error) {
+	if a.s.o.Risk == nil {
+		return nil, toStatus(errNoRisk)
+	}
+	only, err := callerScope(ctx)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	fs, err := a.s.o.Risk.FindingsOf(ctx, req.GetGrant(), req.GetSince(), only)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &localv1.LocalFindingsResponse{Findings: fs}, nil
 }
 
 // callerScope is the one user whose data the caller may see, "" for root.

@@ -24,6 +24,8 @@ type FindingQuery struct {
 	Grant string
 	// OnlyUser is the caller's scope: one person's findings only.
 	OnlyUser string
+	// OnlyHost is a relaying host's scope: its own grants' findings only.
+	OnlyHost string
 }
 
 // findingsLimit bounds one listing.
@@ -46,7 +48,7 @@ func (s *Service) Findings(ctx context.Context, q FindingQuery) ([]HostFinding, 
 	}
 	var out []HostFinding
 	err := s.store.View(ctx, func(tx *store.Tx) error {
-		fs, err := s.selectFindings(tx, q.Grant, user, q.Since)
+		fs, err := s.selectFindings(tx, q.Grant, store.FindingFilter{User: user, HostID: q.OnlyHost}, q.Since)
 		if err != nil {
 			return err
 		}
@@ -66,15 +68,15 @@ func (s *Service) Findings(ctx context.Context, q FindingQuery) ([]HostFinding, 
 	return out, err
 }
 
-func (s *Service) selectFindings(tx *store.Tx, grant, user string, since time.Time) ([]store.Finding, error) {
+func (s *Service) selectFindings(tx *store.Tx, grant string, f store.FindingFilter, since time.Time) ([]store.Finding, error) {
 	if grant == "" {
-		return tx.FindingsSince(user, since, findingsLimit)
+		return tx.FindingsSince(f, since, findingsLimit)
 	}
 	g, err := grantByAnyID(tx, grant)
 	if err != nil {
 		return nil, err
 	}
-	if user != "" && g.User != user {
+	if (f.User != "" && g.User != f.User) || (f.HostID != "" && g.HostID != f.HostID) {
 		return nil, nil
 	}
 	fs, err := tx.FindingsOfGrant(g.ID)

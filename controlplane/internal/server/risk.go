@@ -96,3 +96,15 @@ func (h *hostRiskService) Residue(ctx context.Context, req *agentv1.HostResidueR
 	}
 	return residueToProto(rep), nil
 }
+
+func (h *hostRiskService) ListFindings(ctx context.Context, req *agentv1.HostFindingsRequest) (*agentv1.HostFindingsResponse, error) {
+	q := requests.FindingQuery{Grant: req.GetGrant(), OnlyHost: identityFrom(ctx).Name, OnlyUser: req.GetOnlyUser()}
+	if req.GetSince() != nil {
+		q.Since = req.GetSince().AsTime()
+	}
+	fs, err := h.core.Findings(ctx, q)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &agentv1.HostFindingsResponse{Findings: hostFindingsToProto(fs)}, nil
+}

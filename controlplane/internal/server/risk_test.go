@@ -117,6 +117,20 @@ func TestDetectionOnUploadRevokesAndIsReported(t *testing.T) {
 	if r, err := agentv1.NewHostRiskServiceClient(conn).Residue(ctx, &agentv1.HostResidueRequest{Id: g.GetId(), OnlyUser: "alice"}); err != nil || r.GetGrantId() != g.GetId() {
 		t.Fatalf("alice's own residue through her host: %v %v", r, err)
 	}
+	hostFindings := func(c agentv1.HostRiskServiceClient, only string) int {
+		t.Helper()
+		resp, err := c.ListFindings(ctx, &agentv1.HostFindingsRequest{OnlyUser: only})
+		if err != nil {
+			t.Fatalf("host findings: %v", err)
+		}
+		return len(resp.GetFindings())
+	}
+	if n := hostFindings(agentv1.NewHostRiskServiceClient(otherConn), ""); n != 0 {
+		t.Fatalf("another host listed %d findings of this host's grant", n)
+	}
+	if own, bob := hostFindings(agentv1.NewHostRiskServiceClient(conn), "alice"), hostFindings(agentv1.NewHostRiskServiceClient(conn), "bob"); own != 2 || bob != 0 {
+		t.Fatalf("through the grant's host: alice's %d findings, bob's %d; want 2 and 0", own, bob)
+	}
 	_, err = risk.ResumeGrant(ctx, &adminv1.ResumeRequest{Id: g.GetId(), Otp: "123456"})
 	wantCode(t, err, codes.PermissionDenied)
 }

@@ -94,14 +94,23 @@ func (t *Tx) FindingsOfGrant(grantID string) ([]Finding, error) {
 	return t.findings(`SELECT `+findingColumns+` FROM findings WHERE grant_id = ? ORDER BY first_at, rule`, grantID)
 }
 
+// FindingFilter narrows FindingsSince; empty fields select everything.
+type FindingFilter struct {
+	User   string
+	HostID string
+}
+
 // FindingsSince lists findings first found at or after since, newest
-// first, at most limit; user, when set, selects one person's.
-func (t *Tx) FindingsSince(user string, since time.Time, limit int) ([]Finding, error) {
-	if user == "" {
-		return t.findings(`SELECT `+findingColumns+` FROM findings WHERE first_at >= ? ORDER BY first_at DESC, id LIMIT ?`, unixNano(since), limit)
+// first, at most limit, of one person and one host when f says.
+func (t *Tx) FindingsSince(f FindingFilter, since time.Time, limit int) ([]Finding, error) {
+	where, args := "first_at >= ?", []any{unixNano(since)}
+	if f.User != "" {
+		where, args = where+" AND user_name = ?", append(args, f.User)
 	}
-	return t.findings(`SELECT `+findingColumns+` FROM findings WHERE user_name = ? AND first_at >= ? ORDER BY first_at DESC, id LIMIT ?`,
-		user, unixNano(since), limit)
+	if f.HostID != "" {
+		where, args = where+" AND host_id = ?", append(args, f.HostID)
+	}
+	return t.findings(`SELECT `+findingColumns+` FROM findings WHERE `+where+` ORDER BY first_at DESC, id LIMIT ?`, append(args, limit)...)
 }
 
 // CountFindings counts user's findings of the given severities first

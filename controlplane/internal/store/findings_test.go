@@ -188,8 +188,14 @@ func testFindingsAndMatches(t *testing.T, open opener) {
 		if n, err := tx.CountFindings("alice", now.Add(-time.Minute), []string{"medium", "high", "critical"}); err != nil || n != 1 {
 			return fmt.Errorf("counted %d since a minute ago (%v), want 1", n, err)
 		}
-		if all, err := tx.FindingsSince("", now.Add(-2*time.Hour), 10); err != nil || len(all) != 3 || all[0].ID != "f1" {
+		if all, err := tx.FindingsSince(FindingFilter{}, now.Add(-2*time.Hour), 10); err != nil || len(all) != 3 || all[0].ID != "f1" {
 			return fmt.Errorf("fleet findings %+v %v", all, err)
+		}
+		if host, err := tx.FindingsSince(FindingFilter{User: "alice", HostID: "h1"}, now.Add(-2*time.Hour), 10); err != nil || len(host) != 1 || host[0].ID != "f1" {
+			return fmt.Errorf("alice's findings on h1 %+v %v", host, err)
+		}
+		if none, err := tx.FindingsSince(FindingFilter{User: "bob", HostID: "h1"}, now.Add(-2*time.Hour), 10); err != nil || len(none) != 0 {
+			return fmt.Errorf("bob's findings on h1 %+v %v", none, err)
 		}
 		return nil
 	})

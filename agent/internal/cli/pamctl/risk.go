@@ -53,15 +53,15 @@ func newFindingsCommand(g *globals) *cobra.Command {
 		Short: "List what detection rules found on commands run under grants, and the response taken",
 		Long: "List findings, newest first: each is one detection rule on one grant, with its severity,\n" +
 			"the response policy asks for (flag, suspend, revoke, terminate), what was done, the\n" +
-			"number of matches and the first commands that matched. Approvers and admins see the\n" +
-			"fleet's, anyone else their own. It asks the control plane (--server with your\n" +
-			"credential); on a host, pamctl residue ID shows one grant's findings.",
-		Example: "  pamctl findings --server cp.example.com:7443 --since 24h\n  pamctl findings --server cp.example.com:7443 --grant ID --json",
+			"number of matches and the first commands that matched.\n\n" +
+			"On a host, root sees the findings on the host's grants and anyone else their own; with\n" +
+			"--server, approvers and admins see the fleet's (--user narrows it), anyone else their own.",
+		Example: "  pamctl findings --since 24h\n  pamctl findings --grant ID --json\n  pamctl findings --server cp.example.com:7443 --user alice",
 		Args:    cobra.NoArgs,
 		RunE:    func(cmd *cobra.Command, _ []string) error { return runFindings(cmd, g, f) },
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&f.user, "user", "", "only this person's findings")
+	fl.StringVar(&f.user, "user", "", "with --server: only this person's findings")
 	fl.StringVar(&f.grant, "grant", "", "only the findings of this grant or request id")
 	fl.StringVar(&f.since, "since", "", "only findings first found since this long ago (90s, 15m, 1h) or this RFC 3339 time; default the last 7 days")
 	fl.BoolVar(&f.asJSON, "json", false, "print one JSON object: {\"findings\": [...]}")

@@ -18,8 +18,6 @@ import (
 // plane with a credential (--server).
 type riskSource interface {
 	Residue(ctx context.Context, id string) (*commonv1.ResidueReport, error)
-	// Findings needs the control plane: the agent relays residue
-	// reports, not fleet listings.
 	Findings(ctx context.Context, q *adminv1.ListFindingsRequest) ([]*commonv1.Finding, error)
 	explain(err error) *cli.ExitError
 	Close() error
@@ -49,14 +47,20 @@ func (a *agentRisk) Residue(ctx context.Context, id string) (*commonv1.ResidueRe
 	return a.c.Risk.Residue(ctx, &localv1.LocalResidueRequest{Id: id})
 }
 
-func (a *agentRisk) Findings(context.Context, *adminv1.ListFindingsRequest) ([]*commonv1.Finding, error) {
-	return nil, cli.Usage("pamctl findings lists the fleet's findings from the control plane: give --server HOST:PORT and --credential DIR; " +
-		"on this host, pamctl residue ID shows one grant's findings")
+// Findings on a host are this host's grants' (root: all; others: their
+// own), so --user means nothing here.
+func (a *agentRisk) Findings(ctx context.Context, q *adminv1.ListFindingsRequest) ([]*commonv1.Finding, error) {
+	if q.GetUser() != "" {
+		return nil, cli.Usage("--user %q selects among the fleet's findings: give --server HOST:PORT and --credential DIR; "+
+			"on this host root sees every finding of the host, anyone else their own", q.GetUser())
+	}
+	resp, err := a.c.Risk.Findings(ctx, &localv1.LocalFindingsRequest{Grant: q.GetGrant(), Since: q.GetSince()})
+	return resp.GetFindings(), err
 }
 
 func (a *agentRisk) explain(err error) *cli.ExitError {
 	if status.Code(err) == codes.Unimplemented {
-		return cli.Exit(cli.ExitFailure, "the agent at %s does not relay residue reports; upgrade pam-agent", a.socket)
+		return cli.Exit(cli.ExitFailure, "the agent at %s does not relay findings and residue reports; upgrade pam-agent", a.socket)
 	}
 	return rpcError(a.c, a.socket, err)
 }

@@ -25,12 +25,12 @@ func TestRiskUsageErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		"resume with --for":     {[]string{"elevate", "--resume", "g-1", "--for", "5m", "--otp", "1"}, "pamctl: --resume puts a suspended grant back as it was; it cannot be combined with --for\n"},
-		"resume with --shell":   {[]string{"elevate", "--resume", "g-1", "--shell"}, "it cannot be combined with --shell\n"},
-		"resume without code":   {[]string{"elevate", "--resume", "g-1", "--socket", "/nonexistent/agent.sock"}, "pamctl: resuming grant g-1 needs a fresh one-time code from your authenticator; give it with --otp CODE\n"},
-		"findings on a host":    {[]string{"findings", "--socket", "/nonexistent/agent.sock"}, "pamctl findings lists the fleet's findings from the control plane: give --server HOST:PORT"},
-		"findings bad since":    {[]string{"findings", "--since", "yesterday"}, `pamctl: --since "yesterday" is not a duration like 90s, 15m or 1h`},
-		"residue without an id": {[]string{"residue"}, "pamctl: accepts 1 arg(s), received 0"},
+		"resume with --for":         {[]string{"elevate", "--resume", "g-1", "--for", "5m", "--otp", "1"}, "pamctl: --resume puts a suspended grant back as it was; it cannot be combined with --for\n"},
+		"resume with --shell":       {[]string{"elevate", "--resume", "g-1", "--shell"}, "it cannot be combined with --shell\n"},
+		"resume without code":       {[]string{"elevate", "--resume", "g-1", "--socket", "/nonexistent/agent.sock"}, "pamctl: resuming grant g-1 needs a fresh one-time code from your authenticator; give it with --otp CODE\n"},
+		"findings --user on a host": {[]string{"findings", "--user", "bob", "--socket", "/nonexistent/agent.sock"}, `pamctl: --user "bob" selects among the fleet's findings: give --server HOST:PORT`},
+		"findings bad since":        {[]string{"findings", "--since", "yesterday"}, `pamctl: --since "yesterday" is not a duration like 90s, 15m or 1h`},
+		"residue without an id":     {[]string{"residue"}, "pamctl: accepts 1 arg(s), received 0"},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	v1 "github.com/zpam/zpam/proto/zpam/common/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -138,21 +139,136 @@ func (x *HostResidueRequest) GetOnlyUser() string {
 	return ""
 }
 
+type HostFindingsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Findings first found at or after since; unset means the last 7 days.
+	Since *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"`
+	// A grant id or a request id of this host: that grant's findings only.
+	Grant string `protobuf:"bytes,2,opt,name=grant,proto3" json:"grant,omitempty"`
+	// Set for a caller who is not root: only that person's findings.
+	OnlyUser      string `protobuf:"bytes,3,opt,name=only_user,json=onlyUser,proto3" json:"only_user,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostFindingsRequest) Reset() {
+	*x = HostFindingsRequest{}
+	mi := &file_zpam_agent_v1_risk_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostFindingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostFindingsRequest) ProtoMessage() {}
+
+func (x *HostFindingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zpam_agent_v1_risk_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostFindingsRequest.ProtoReflect.Descriptor instead.
+func (*HostFindingsRequest) Descriptor() ([]byte, []int) {
+	return file_zpam_agent_v1_risk_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *HostFindingsRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *HostFindingsRequest) GetGrant() string {
+	if x != nil {
+		return x.Grant
+	}
+	return ""
+}
+
+func (x *HostFindingsRequest) GetOnlyUser() string {
+	if x != nil {
+		return x.OnlyUser
+	}
+	return ""
+}
+
+type HostFindingsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest first.
+	Findings      []*v1.Finding `protobuf:"bytes,1,rep,name=findings,proto3" json:"findings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HostFindingsResponse) Reset() {
+	*x = HostFindingsResponse{}
+	mi := &file_zpam_agent_v1_risk_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HostFindingsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HostFindingsResponse) ProtoMessage() {}
+
+func (x *HostFindingsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zpam_agent_v1_risk_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HostFindingsResponse.ProtoReflect.Descriptor instead.
+func (*HostFindingsResponse) Descriptor() ([]byte, []int) {
+	return file_zpam_agent_v1_risk_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *HostFindingsResponse) GetFindings() []*v1.Finding {
+	if x != nil {
+		return x.Findings
+	}
+	return nil
+}
+
 var File_zpam_agent_v1_risk_proto protoreflect.FileDescriptor
 
 const file_zpam_agent_v1_risk_proto_rawDesc = "" +
 	"\n" +
-	"\x18zpam/agent/v1/risk.proto\x12\rzpam.agent.v1\x1a\x1bzpam/common/v1/common.proto\x1a\x19zpam/common/v1/risk.proto\"J\n" +
+	"\x18zpam/agent/v1/risk.proto\x12\rzpam.agent.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bzpam/common/v1/common.proto\x1a\x19zpam/common/v1/risk.proto\"J\n" +
 	"\x12ResumeGrantRequest\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x10\n" +
 	"\x03otp\x18\x03 \x01(\tR\x03otp\"A\n" +
 	"\x12HostResidueRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1b\n" +
-	"\tonly_user\x18\x02 \x01(\tR\bonlyUser2\xa9\x01\n" +
+	"\tonly_user\x18\x02 \x01(\tR\bonlyUser\"z\n" +
+	"\x13HostFindingsRequest\x120\n" +
+	"\x05since\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x14\n" +
+	"\x05grant\x18\x02 \x01(\tR\x05grant\x12\x1b\n" +
+	"\tonly_user\x18\x03 \x01(\tR\bonlyUser\"K\n" +
+	"\x14HostFindingsResponse\x123\n" +
+	"\bfindings\x18\x01 \x03(\v2\x17.zpam.common.v1.FindingR\bfindings2\x82\x02\n" +
 	"\x0fHostRiskService\x12I\n" +
 	"\vResumeGrant\x12!.zpam.agent.v1.ResumeGrantRequest\x1a\x17.zpam.common.v1.Request\x12K\n" +
-	"\aResidue\x12!.zpam.agent.v1.HostResidueRequest\x1a\x1d.zpam.common.v1.ResidueReportB2Z0github.com/zpam/zpam/proto/zpam/agent/v1;agentv1b\x06proto3"
+	"\aResidue\x12!.zpam.agent.v1.HostResidueRequest\x1a\x1d.zpam.common.v1.ResidueReport\x12W\n" +
+	"\fListFindings\x12\".zpam.agent.v1.HostFindingsRequest\x1a#.zpam.agent.v1.HostFindingsResponseB2Z0github.com/zpam/zpam/proto/zpam/agent/v1;agentv1b\x06proto3"
 
 var (
 	file_zpam_agent_v1_risk_proto_rawDescOnce sync.Once
@@ -166,23 +282,31 @@ func file_zpam_agent_v1_risk_proto_rawDescGZIP() []byte {
 	return file_zpam_agent_v1_risk_proto_rawDescData
 }
 
-var file_zpam_agent_v1_risk_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_zpam_agent_v1_risk_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_zpam_agent_v1_risk_proto_goTypes = []any{
-	(*ResumeGrantRequest)(nil), // 0: zpam.agent.v1.ResumeGrantRequest
-	(*HostResidueRequest)(nil), // 1: zpam.agent.v1.HostResidueRequest
-	(*v1.Request)(nil),         // 2: zpam.common.v1.Request
-	(*v1.ResidueReport)(nil),   // 3: zpam.common.v1.ResidueReport
+	(*ResumeGrantRequest)(nil),    // 0: zpam.agent.v1.ResumeGrantRequest
+	(*HostResidueRequest)(nil),    // 1: zpam.agent.v1.HostResidueRequest
+	(*HostFindingsRequest)(nil),   // 2: zpam.agent.v1.HostFindingsRequest
+	(*HostFindingsResponse)(nil),  // 3: zpam.agent.v1.HostFindingsResponse
+	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(*v1.Finding)(nil),            // 5: zpam.common.v1.Finding
+	(*v1.Request)(nil),            // 6: zpam.common.v1.Request
+	(*v1.ResidueReport)(nil),      // 7: zpam.common.v1.ResidueReport
 }
 var file_zpam_agent_v1_risk_proto_depIdxs = []int32{
-	0, // 0: zpam.agent.v1.HostRiskService.ResumeGrant:input_type -> zpam.agent.v1.ResumeGrantRequest
-	1, // 1: zpam.agent.v1.HostRiskService.Residue:input_type -> zpam.agent.v1.HostResidueRequest
-	2, // 2: zpam.agent.v1.HostRiskService.ResumeGrant:output_type -> zpam.common.v1.Request
-	3, // 3: zpam.agent.v1.HostRiskService.Residue:output_type -> zpam.common.v1.ResidueReport
-	2, // [2:4] is the sub-list for method output_type
-	0, // [0:2] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	4, // 0: zpam.agent.v1.HostFindingsRequest.since:type_name -> google.protobuf.Timestamp
+	5, // 1: zpam.agent.v1.HostFindingsResponse.findings:type_name -> zpam.common.v1.Finding
+	0, // 2: zpam.agent.v1.HostRiskService.ResumeGrant:input_type -> zpam.agent.v1.ResumeGrantRequest
+	1, // 3: zpam.agent.v1.HostRiskService.Residue:input_type -> zpam.agent.v1.HostResidueRequest
+	2, // 4: zpam.agent.v1.HostRiskService.ListFindings:input_type -> zpam.agent.v1.HostFindingsRequest
+	6, // 5: zpam.agent.v1.HostRiskService.ResumeGrant:output_type -> zpam.common.v1.Request
+	7, // 6: zpam.agent.v1.HostRiskService.Residue:output_type -> zpam.common.v1.ResidueReport
+	3, // 7: zpam.agent.v1.HostRiskService.ListFindings:output_type -> zpam.agent.v1.HostFindingsResponse
+	5, // [5:8] is the sub-list for method output_type
+	2, // [2:5] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_zpam_agent_v1_risk_proto_init() }
@@ -196,7 +320,7 @@ func file_zpam_agent_v1_risk_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_zpam_agent_v1_risk_proto_rawDesc), len(file_zpam_agent_v1_risk_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -20,8 +20,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	HostRiskService_ResumeGrant_FullMethodName = "/zpam.agent.v1.HostRiskService/ResumeGrant"
-	HostRiskService_Residue_FullMethodName     = "/zpam.agent.v1.HostRiskService/Residue"
+	HostRiskService_ResumeGrant_FullMethodName  = "/zpam.agent.v1.HostRiskService/ResumeGrant"
+	HostRiskService_Residue_FullMethodName      = "/zpam.agent.v1.HostRiskService/Residue"
+	HostRiskService_ListFindings_FullMethodName = "/zpam.agent.v1.HostRiskService/ListFindings"
 )
 
 // HostRiskServiceClient is the client API for HostRiskService service.
@@ -38,6 +39,8 @@ type HostRiskServiceClient interface {
 	ResumeGrant(ctx context.Context, in *ResumeGrantRequest, opts ...grpc.CallOption) (*v1.Request, error)
 	// Residue reports what a grant of this host left behind.
 	Residue(ctx context.Context, in *HostResidueRequest, opts ...grpc.CallOption) (*v1.ResidueReport, error)
+	// ListFindings lists the findings on this host's grants.
+	ListFindings(ctx context.Context, in *HostFindingsRequest, opts ...grpc.CallOption) (*HostFindingsResponse, error)
 }
 
 type hostRiskServiceClient struct {
@@ -68,6 +71,16 @@ func (c *hostRiskServiceClient) Residue(ctx context.Context, in *HostResidueRequ
 	return out, nil
 }
 
+func (c *hostRiskServiceClient) ListFindings(ctx context.Context, in *HostFindingsRequest, opts ...grpc.CallOption) (*HostFindingsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(HostFindingsResponse)
+	err := c.cc.Invoke(ctx, HostRiskService_ListFindings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // HostRiskServiceServer is the server API for HostRiskService service.
 // All implementations must embed UnimplementedHostRiskServiceServer
 // for forward compatibility.
@@ -82,6 +95,8 @@ type HostRiskServiceServer interface {
 	ResumeGrant(context.Context, *ResumeGrantRequest) (*v1.Request, error)
 	// Residue reports what a grant of this host left behind.
 	Residue(context.Context, *HostResidueRequest) (*v1.ResidueReport, error)
+	// ListFindings lists the findings on this host's grants.
+	ListFindings(context.Context, *HostFindingsRequest) (*HostFindingsResponse, error)
 	mustEmbedUnimplementedHostRiskServiceServer()
 }
 
@@ -97,6 +112,9 @@ func (UnimplementedHostRiskServiceServer) ResumeGrant(context.Context, *ResumeGr
 }
 func (UnimplementedHostRiskServiceServer) Residue(context.Context, *HostResidueRequest) (*v1.ResidueReport, error) {
 	return nil, status.Error(codes.Unimplemented, "method Residue not implemented")
+}
+func (UnimplementedHostRiskServiceServer) ListFindings(context.Context, *HostFindingsRequest) (*HostFindingsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListFindings not implemented")
 }
 func (UnimplementedHostRiskServiceServer) mustEmbedUnimplementedHostRiskServiceServer() {}
 func (UnimplementedHostRiskServiceServer) testEmbeddedByValue()                         {}
@@ -155,6 +173,24 @@ func _HostRiskService_Residue_Handler(srv interface{}, ctx context.Context, dec 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _HostRiskService_ListFindings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HostFindingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(HostRiskServiceServer).ListFindings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: HostRiskService_ListFindings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(HostRiskServiceServer).ListFindings(ctx, req.(*HostFindingsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // HostRiskService_ServiceDesc is the grpc.ServiceDesc for HostRiskService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -169,6 +205,10 @@ var HostRiskService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Residue",
 			Handler:    _HostRiskService_Residue_Handler,
+		},
+		{
+			MethodName: "ListFindings",
+			Handler:    _HostRiskService_ListFindings_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

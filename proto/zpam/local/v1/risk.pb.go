@@ -10,6 +10,7 @@ import (
 	v1 "github.com/zpam/zpam/proto/zpam/common/v1"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -120,19 +121,124 @@ func (x *LocalResidueRequest) GetId() string {
 	return ""
 }
 
+type LocalFindingsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Findings first found at or after since; unset means the last 7 days.
+	Since *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"`
+	// A grant id or a request id: that grant's findings only.
+	Grant         string `protobuf:"bytes,2,opt,name=grant,proto3" json:"grant,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalFindingsRequest) Reset() {
+	*x = LocalFindingsRequest{}
+	mi := &file_zpam_local_v1_risk_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalFindingsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalFindingsRequest) ProtoMessage() {}
+
+func (x *LocalFindingsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_zpam_local_v1_risk_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalFindingsRequest.ProtoReflect.Descriptor instead.
+func (*LocalFindingsRequest) Descriptor() ([]byte, []int) {
+	return file_zpam_local_v1_risk_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *LocalFindingsRequest) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *LocalFindingsRequest) GetGrant() string {
+	if x != nil {
+		return x.Grant
+	}
+	return ""
+}
+
+type LocalFindingsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Newest first.
+	Findings      []*v1.Finding `protobuf:"bytes,1,rep,name=findings,proto3" json:"findings,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalFindingsResponse) Reset() {
+	*x = LocalFindingsResponse{}
+	mi := &file_zpam_local_v1_risk_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalFindingsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalFindingsResponse) ProtoMessage() {}
+
+func (x *LocalFindingsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_zpam_local_v1_risk_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalFindingsResponse.ProtoReflect.Descriptor instead.
+func (*LocalFindingsResponse) Descriptor() ([]byte, []int) {
+	return file_zpam_local_v1_risk_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *LocalFindingsResponse) GetFindings() []*v1.Finding {
+	if x != nil {
+		return x.Findings
+	}
+	return nil
+}
+
 var File_zpam_local_v1_risk_proto protoreflect.FileDescriptor
 
 const file_zpam_local_v1_risk_proto_rawDesc = "" +
 	"\n" +
-	"\x18zpam/local/v1/risk.proto\x12\rzpam.local.v1\x1a\x19zpam/common/v1/risk.proto\x1a\x19zpam/local/v1/local.proto\"6\n" +
+	"\x18zpam/local/v1/risk.proto\x12\rzpam.local.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x19zpam/common/v1/risk.proto\x1a\x19zpam/local/v1/local.proto\"6\n" +
 	"\x12LocalResumeRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03otp\x18\x02 \x01(\tR\x03otp\"%\n" +
 	"\x13LocalResidueRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id2\xa6\x01\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"^\n" +
+	"\x14LocalFindingsRequest\x120\n" +
+	"\x05since\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x14\n" +
+	"\x05grant\x18\x02 \x01(\tR\x05grant\"L\n" +
+	"\x15LocalFindingsResponse\x123\n" +
+	"\bfindings\x18\x01 \x03(\v2\x17.zpam.common.v1.FindingR\bfindings2\xfd\x01\n" +
 	"\tLocalRisk\x12K\n" +
 	"\x06Resume\x12!.zpam.local.v1.LocalResumeRequest\x1a\x1c.zpam.local.v1.ElevateUpdate0\x01\x12L\n" +
-	"\aResidue\x12\".zpam.local.v1.LocalResidueRequest\x1a\x1d.zpam.common.v1.ResidueReportB2Z0github.com/zpam/zpam/proto/zpam/local/v1;localv1b\x06proto3"
+	"\aResidue\x12\".zpam.local.v1.LocalResidueRequest\x1a\x1d.zpam.common.v1.ResidueReport\x12U\n" +
+	"\bFindings\x12#.zpam.local.v1.LocalFindingsRequest\x1a$.zpam.local.v1.LocalFindingsResponseB2Z0github.com/zpam/zpam/proto/zpam/local/v1;localv1b\x06proto3"
 
 var (
 	file_zpam_local_v1_risk_proto_rawDescOnce sync.Once
@@ -146,23 +252,31 @@ func file_zpam_local_v1_risk_proto_rawDescGZIP() []byte {
 	return file_zpam_local_v1_risk_proto_rawDescData
 }
 
-var file_zpam_local_v1_risk_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
+var file_zpam_local_v1_risk_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_zpam_local_v1_risk_proto_goTypes = []any{
-	(*LocalResumeRequest)(nil),  // 0: zpam.local.v1.LocalResumeRequest
-	(*LocalResidueRequest)(nil), // 1: zpam.local.v1.LocalResidueRequest
-	(*ElevateUpdate)(nil),       // 2: zpam.local.v1.ElevateUpdate
-	(*v1.ResidueReport)(nil),    // 3: zpam.common.v1.ResidueReport
+	(*LocalResumeRequest)(nil),    // 0: zpam.local.v1.LocalResumeRequest
+	(*LocalResidueRequest)(nil),   // 1: zpam.local.v1.LocalResidueRequest
+	(*LocalFindingsRequest)(nil),  // 2: zpam.local.v1.LocalFindingsRequest
+	(*LocalFindingsResponse)(nil), // 3: zpam.local.v1.LocalFindingsResponse
+	(*timestamppb.Timestamp)(nil), // 4: google.protobuf.Timestamp
+	(*v1.Finding)(nil),            // 5: zpam.common.v1.Finding
+	(*ElevateUpdate)(nil),         // 6: zpam.local.v1.ElevateUpdate
+	(*v1.ResidueReport)(nil),      // 7: zpam.common.v1.ResidueReport
 }
 var file_zpam_local_v1_risk_proto_depIdxs = []int32{
-	0, // 0: zpam.local.v1.LocalRisk.Resume:input_type -> zpam.local.v1.LocalResumeRequest
-	1, // 1: zpam.local.v1.LocalRisk.Residue:input_type -> zpam.local.v1.LocalResidueRequest
-	2, // 2: zpam.local.v1.LocalRisk.Resume:output_type -> zpam.local.v1.ElevateUpdate
-	3, // 3: zpam.local.v1.LocalRisk.Residue:output_type -> zpam.common.v1.ResidueReport
-	2, // [2:4] is the sub-list for method output_type
-	0, // [0:2] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	4, // 0: zpam.local.v1.LocalFindingsRequest.since:type_name -> google.protobuf.Timestamp
+	5, // 1: zpam.local.v1.LocalFindingsResponse.findings:type_name -> zpam.common.v1.Finding
+	0, // 2: zpam.local.v1.LocalRisk.Resume:input_type -> zpam.local.v1.LocalResumeRequest
+	1, // 3: zpam.local.v1.LocalRisk.Residue:input_type -> zpam.local.v1.LocalResidueRequest
+	2, // 4: zpam.local.v1.LocalRisk.Findings:input_type -> zpam.local.v1.LocalFindingsRequest
+	6, // 5: zpam.local.v1.LocalRisk.Resume:output_type -> zpam.local.v1.ElevateUpdate
+	7, // 6: zpam.local.v1.LocalRisk.Residue:output_type -> zpam.common.v1.ResidueReport
+	3, // 7: zpam.local.v1.LocalRisk.Findings:output_type -> zpam.local.v1.LocalFindingsResponse
+	5, // [5:8] is the sub-list for method output_type
+	2, // [2:5] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_zpam_local_v1_risk_proto_init() }
@@ -177,7 +291,7 @@ func file_zpam_local_v1_risk_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_zpam_local_v1_risk_proto_rawDesc), len(file_zpam_local_v1_risk_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   2,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

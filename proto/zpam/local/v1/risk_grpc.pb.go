@@ -20,8 +20,9 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	LocalRisk_Resume_FullMethodName  = "/zpam.local.v1.LocalRisk/Resume"
-	LocalRisk_Residue_FullMethodName = "/zpam.local.v1.LocalRisk/Residue"
+	LocalRisk_Resume_FullMethodName   = "/zpam.local.v1.LocalRisk/Resume"
+	LocalRisk_Residue_FullMethodName  = "/zpam.local.v1.LocalRisk/Residue"
+	LocalRisk_Findings_FullMethodName = "/zpam.local.v1.LocalRisk/Findings"
 )
 
 // LocalRiskClient is the client API for LocalRisk service.
@@ -29,14 +30,18 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // LocalRisk is risk and response on a host, for the caller SO_PEERCRED
-// names: resume one's own suspended grant, and read a grant's residue
-// report (root: any grant of this host; others: their own).
+// names: resume one's own suspended grant, and read findings and a
+// grant's residue report (root: any grant of this host; others: their
+// own).
 type LocalRiskClient interface {
 	// Resume relays the caller's one-time code to resume their suspended
 	// grant and streams its progress like Elevate; the last update says
 	// whether the grant is enforced in this host's kernel again.
 	Resume(ctx context.Context, in *LocalResumeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[ElevateUpdate], error)
 	Residue(ctx context.Context, in *LocalResidueRequest, opts ...grpc.CallOption) (*v1.ResidueReport, error)
+	// Findings lists findings on this host's grants (root: all; others:
+	// their own).
+	Findings(ctx context.Context, in *LocalFindingsRequest, opts ...grpc.CallOption) (*LocalFindingsResponse, error)
 }
 
 type localRiskClient struct {
@@ -76,19 +81,33 @@ func (c *localRiskClient) Residue(ctx context.Context, in *LocalResidueRequest, 
 	return out, nil
 }
 
+func (c *localRiskClient) Findings(ctx context.Context, in *LocalFindingsRequest, opts ...grpc.CallOption) (*LocalFindingsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(LocalFindingsResponse)
+	err := c.cc.Invoke(ctx, LocalRisk_Findings_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // LocalRiskServer is the server API for LocalRisk service.
 // All implementations must embed UnimplementedLocalRiskServer
 // for forward compatibility.
 //
 // LocalRisk is risk and response on a host, for the caller SO_PEERCRED
-// names: resume one's own suspended grant, and read a grant's residue
-// report (root: any grant of this host; others: their own).
+// names: resume one's own suspended grant, and read findings and a
+// grant's residue report (root: any grant of this host; others: their
+// own).
 type LocalRiskServer interface {
 	// Resume relays the caller's one-time code to resume their suspended
 	// grant and streams its progress like Elevate; the last update says
 	// whether the grant is enforced in this host's kernel again.
 	Resume(*LocalResumeRequest, grpc.ServerStreamingServer[ElevateUpdate]) error
 	Residue(context.Context, *LocalResidueRequest) (*v1.ResidueReport, error)
+	// Findings lists findings on this host's grants (root: all; others:
+	// their own).
+	Findings(context.Context, *LocalFindingsRequest) (*LocalFindingsResponse, error)
 	mustEmbedUnimplementedLocalRiskServer()
 }
 
@@ -104,6 +123,9 @@ func (UnimplementedLocalRiskServer) Resume(*LocalResumeRequest, grpc.ServerStrea
 }
 func (UnimplementedLocalRiskServer) Residue(context.Context, *LocalResidueRequest) (*v1.ResidueReport, error) {
 	return nil, status.Error(codes.Unimplemented, "method Residue not implemented")
+}
+func (UnimplementedLocalRiskServer) Findings(context.Context, *LocalFindingsRequest) (*LocalFindingsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method Findings not implemented")
 }
 func (UnimplementedLocalRiskServer) mustEmbedUnimplementedLocalRiskServer() {}
 func (UnimplementedLocalRiskServer) testEmbeddedByValue()                   {}
@@ -155,6 +177,24 @@ func _LocalRisk_Residue_Handler(srv interface{}, ctx context.Context, dec func(i
 	return interceptor(ctx, in, info, handler)
 }
 
+func _LocalRisk_Findings_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(LocalFindingsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(LocalRiskServer).Findings(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: LocalRisk_Findings_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(LocalRiskServer).Findings(ctx, req.(*LocalFindingsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // LocalRisk_ServiceDesc is the grpc.ServiceDesc for LocalRisk service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -165,6 +205,10 @@ var LocalRisk_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Residue",
 			Handler:    _LocalRisk_Residue_Handler,
+		},
+		{
+			MethodName: "Findings",
+			Handler:    _LocalRisk_Findings_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
