@@ -23,7 +23,22 @@ const reevaluateBatch = 100
 // ctx ends. The directory revision is read from the store, so changes made
 // by other processes (the CLI) count.
 func (s *Service) RunReevaluation(ctx context.Context, tick time.Duration) {
-	lastPolicy, lastDir, started := s.policy.Generation(), s.directoryRevision(ctx), false
+	s.ReevaluationLoop(ctx, tick)()
+}
+
+// ReevaluationLoop reads, now, the policy generation and directory
+// revision that later changes are told apart from, and returns
+// RunReevaluation's loop. A server takes this baseline before it serves:
+// read later, by a goroutine that happened to start late, a change made
+// meanwhile would be taken for the state at start and its revocations
+// blamed on the start instead of the change.
+func (s *Service) ReevaluationLoop(ctx context.Context, tick time.Duration) func() {
+	lastPolicy, lastDir := s.policy.Generation(), s.directoryRevision(ctx)
+	return func() { s.reevaluateLoop(ctx, tick, lastPolicy, lastDir) }
+}
+
+func (s *Service) reevaluateLoop(ctx context.Context, tick time.Duration, lastPolicy uint64, lastDir int64) {
+	started := false
 	ticker := time.NewTicker(tick)
 	defer ticker.Stop()
 	for {

@@ -184,7 +184,15 @@ func wantCode(t *testing.T, err error, code codes.Code) {
 	}
 }
 
-// recv reads one event or fails after a deadline, so a missing event
+// recvDeadline bounds the wait for an event that must come. Generous: a
+// revocation by re-evaluation waits for the policy poll and the
+// re-evaluation tick (a second each) and a SQLite commit, and under a
+// loaded CI machine (every package's tests in parallel, fsyncs queued
+// behind package builds) that took more than 5 s; a missing event
+// still fails, only later.
+const recvDeadline = 30 * time.Second
+
+// recv reads one event or fails after recvDeadline, so a missing event
 // fails the test instead of hanging it.
 func recv[T any](t *testing.T, stream grpc.ServerStreamingClient[T]) *T {
 	t.Helper()
@@ -203,8 +211,8 @@ func recv[T any](t *testing.T, stream grpc.ServerStreamingClient[T]) *T {
 			t.Fatalf("recv: %v", r.err)
 		}
 		return r.v
-	case <-time.After(5 * time.Second):
-		t.Fatal("no event within 5s")
+	case <-time.After(recvDeadline):
+		t.Fatalf("no event within %s", recvDeadline)
 	}
 	return nil
 }

@@ -185,7 +185,7 @@ func (s *Server) Run(ctx context.Context, reload <-chan os.Signal) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.policy.Run(loops, s.cfg.PolicyPoll, reload) })
 	wg.Go(func() { s.core.RunExpiry(loops, s.cfg.ExpiryTick) })
-	wg.Go(func() { s.core.RunReevaluation(loops, s.cfg.PolicyPoll) })
+	wg.Go(s.core.ReevaluationLoop(loops, s.cfg.PolicyPoll))
 	wg.Go(func() { s.tel.RunRetention(loops) })
 	wg.Go(func() { s.exports.Run(loops) })
 	wg.Go(func() { s.core.RunFanout(loops, s.cfg.FanoutPoll) })
