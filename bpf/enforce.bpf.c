@@ -40,6 +40,28 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } zpam_events SEC(".maps");
 
+/* Per CPU, the number of the last event written to the ring (see
+ * ZPAM_SEQ_MOD in zpam.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} zpam_events_seq SEC(".maps");
+
+/* Per CPU, the number of the last event the agent stored, and after the
+ * CPUs the events it counted lost in flight; the agent's alone (mmap),
+ * sized by it to the possible CPUs + 1. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} zpam_events_handed SEC(".maps");
+
 /* Signal mode: a task's ids at entry to a setuid-family syscall, so the
  * exit can tell gaining euid 0 from keeping it. Keyed by pid_tgid. */
 struct {
@@ -124,10 +146,18 @@ static __always_inline void emit(struct task_struct *task, const char *filename,
 {
 	struct event *e = bpf_ringbuf_reserve(&zpam_events, sizeof(*e), 0);
 	struct tty_struct *tty;
+	__u32 zero = 0, *seq;
 
 	if (!e) {
 		count(ZPAM_COUNTER_RINGBUF_DROPS);
 		return;
+	}
+	seq = bpf_map_lookup_elem(&zpam_events_seq, &zero);
+	e->cpu = bpf_get_smp_processor_id();
+	e->seq = 0;
+	if (seq) {
+		e->seq = zpam_seq_after(*seq);
+		*seq = e->seq;
 	}
 	e->boot_ns = bpf_ktime_get_boot_ns();
 	e->kind = kind;

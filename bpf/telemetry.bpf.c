@@ -42,6 +42,28 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } zpam_tele_settings SEC(".maps");
 
+/* Per CPU, the number of the last record written to the ring. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} zpam_tele_seq SEC(".maps");
+
+/* Per CPU, the number of the last record the agent stored, and after the
+ * CPUs the records it counted lost in flight. Only the agent uses it, by
+ * mmap: pinned with the ring, it outlives an agent killed mid-record.
+ * The agent sizes it to the possible CPUs + 1. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} zpam_tele_handed SEC(".maps");
+
 /* An exec record is assembled here: too big for the BPF stack. */
 struct exec_scratch {
 	struct exec_event ev;
@@ -75,6 +97,26 @@ static __always_inline __u64 wakeup_flags(void)
 	if (bpf_ringbuf_query(&zpam_telemetry, BPF_RB_AVAIL_DATA) > ZPAM_TELEMETRY_RINGBUF_SIZE / 4)
 		return BPF_RB_FORCE_WAKEUP;
 	return BPF_RB_NO_WAKEUP;
+}
+
+/* next_seq numbers a record of this CPU; commit_seq makes the number
+ * taken once the record is in the ring. */
+static __always_inline __u32 *seq_slot(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&zpam_tele_seq, &zero);
+}
+
+static __always_inline void next_seq(struct proc_header *h, __u32 *slot)
+{
+	h->cpu = bpf_get_smp_processor_id();
+	h->seq = slot ? zpam_seq_after(*slot) : 0;
+}
+
+static __always_inline void commit_seq(struct proc_header *h, __u32 *slot)
+{
+	if (slot)
+		*slot = h->seq;
 }
 
 static __always_inline void fill_header(struct proc_header *h, struct task_struct *task, __u8 kind)
@@ -256,8 +298,12 @@ int BPF_PROG(zpam_tele_exec, struct task_struct *p, pid_t old_pid, struct linux_
 	__u64 size = sizeof(e->h) + (off & (ZPAM_EXEC_DATA - 1));
 	if (size > sizeof(*e))
 		return 0;
+	__u32 *slot = seq_slot();
+	next_seq(&e->h, slot);
 	if (bpf_ringbuf_output(&zpam_telemetry, e, size, wakeup_flags()))
 		tcount(ZPAM_TCOUNTER_RINGBUF_DROPS);
+	else
+		commit_seq(&e->h, slot);
 	return 0;
 }
 
@@ -274,8 +320,11 @@ int BPF_PROG(zpam_tele_exit, struct task_struct *p)
 	tcount(ZPAM_TCOUNTER_EXITS);
 	h = bpf_ringbuf_reserve(&zpam_telemetry, sizeof(*h), 0);
 	if (h) {
+		__u32 *slot = seq_slot();
 		fill_header(h, p, ZPAM_PROC_EXIT);
 		h->exit_code = BPF_CORE_READ(p, exit_code);
+		next_seq(h, slot);
+		commit_seq(h, slot);
 		bpf_ringbuf_submit(h, wakeup_flags());
 	} else {
 		tcount(ZPAM_TCOUNTER_RINGBUF_DROPS);

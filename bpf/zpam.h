@@ -47,6 +47,25 @@ enum zpam_via {
 	ZPAM_VIA_SETUID = 2, /* setuid-family call that moved euid to 0 */
 };
 
+/* Record numbers. A ring's records are numbered per CPU, 1, 2, …,
+ * ZPAM_SEQ_MOD, then 1 again, in the order they enter the ring (the
+ * programs run with preemption off, so one CPU's records cannot
+ * interleave); a record that finds the ring full takes no number, it is
+ * counted as a drop. 0 means unnumbered: a record of the programs of an
+ * earlier agent, which pinned no counter. The agent writes the number of
+ * the last record it stored, per CPU, into a pinned array of its own:
+ * the ring's reader takes a record out of the ring before the agent has
+ * stored it, and a reader that finds a later number than the one after
+ * the last stored counts the records in between as lost in flight. The
+ * sixteen bits need only span what one reader holds unstored. */
+#define ZPAM_SEQ_MOD 65535
+
+/* zpam_seq_after is the number of the record after last on this CPU. */
+static __always_inline __u16 zpam_seq_after(__u32 last)
+{
+	return last % ZPAM_SEQ_MOD + 1;
+}
+
 /* Ids of a task when it entered a setuid-family syscall (signal mode). */
 struct setuid_entry {
 	__u32 uid;
@@ -90,7 +109,10 @@ struct event {
 	__u32 session;
 	__u8 kind;
 	__u8 via;
-	__u8 _pad[6];
+	/* cpu and seq number the record (see ZPAM_SEQ_MOD). */
+	__u16 cpu;
+	__u16 seq;
+	__u8 _pad[2];
 	char comm[ZPAM_COMM_LEN];
 	char tty[ZPAM_TTY_LEN];
 	char grant_id[ZPAM_GRANT_ID_LEN];
@@ -151,7 +173,9 @@ struct proc_header {
 	__u16 argv_len;
 	__u8 kind;
 	__u8 flags;
-	__u8 _pad[4];
+	/* cpu and seq number the record (see ZPAM_SEQ_MOD). */
+	__u16 cpu;
+	__u16 seq;
 	char comm[ZPAM_COMM_LEN];
 	char tty[ZPAM_TTY_LEN];
 	char grant_id[ZPAM_GRANT_ID_LEN];

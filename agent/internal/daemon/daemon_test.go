@@ -50,6 +50,8 @@ func (f *fakeEnforcer) RemoveTelemetry() error         { f.removed = true; retur
 func (f *fakeEnforcer) Mode() kernel.Mode              { return f.mode }
 func (f *fakeEnforcer) RefreshAllowlist() (int, error) { return 0, nil }
 func (f *fakeEnforcer) Drops() uint64                  { return 0 }
+func (f *fakeEnforcer) Stored(kernel.Event)            {}
+func (f *fakeEnforcer) LostInFlight() uint64           { return 0 }
 func (f *fakeEnforcer) Events() <-chan kernel.Event    { return f.events }
 func (f *fakeEnforcer) Close() error {
 	f.mu.Lock()

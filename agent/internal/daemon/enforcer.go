@@ -17,6 +17,12 @@ type Enforcer interface {
 	ListGrants() ([]kernel.Grant, error)
 	// Events is closed after Close.
 	Events() <-chan kernel.Event
+	// Stored says an event from Events is in the spool: an agent killed
+	// before would have lost it, and the next one counts it.
+	Stored(kernel.Event)
+	// LostInFlight counts events an agent read and was killed before
+	// storing, since the pins were made.
+	LostInFlight() uint64
 	// RefreshAllowlist re-resolves allowlisted helpers to their current
 	// inodes (package upgrades replace them).
 	RefreshAllowlist() (int, error)
@@ -35,6 +41,9 @@ type Enforcer interface {
 type Telemetry interface {
 	// Drops counts records lost (ring buffer full, undecodable).
 	Drops() uint64
+	// LostInFlight counts records an agent read and was killed before
+	// storing, since the pins were made.
+	LostInFlight() uint64
 	// GrantOf is the grant a live process is attributed to, or "".
 	GrantOf(pid uint32) string
 	telemetry.Tagger

@@ -20,6 +20,7 @@ func (d *Daemon) consumeEvents(ctx context.Context) {
 				return
 			}
 			d.handleEvent(ev)
+			d.enforcer.Stored(ev)
 		}
 	}
 }

@@ -74,6 +74,7 @@ func (m *agentMetrics) watch(e Enforcer, connected func() bool) {
 	}
 	m.reg.MustRegister(
 		droppedBy("escalation", e.Drops),
+		lostInFlightBy("escalation", e.LostInFlight),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "zpam_agent_control_plane_connected",
 			Help: "1 while the grant stream to the control plane is up.",
@@ -104,11 +105,20 @@ func droppedBy(ring string, drops func() uint64) prometheus.Collector {
 	}, func() float64 { return float64(drops()) })
 }
 
+// lostInFlightHelp is shared by both rings' series of the same metric.
+const lostInFlightHelp = "Kernel events an agent read from the ring and was killed before storing, by ring; counted by the agent started after it, since the pins were made."
+
+func lostInFlightBy(ring string, lost func() uint64) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "zpam_agent_kernel_events_lost_in_flight_total", Help: lostInFlightHelp, ConstLabels: prometheus.Labels{"ring": ring},
+	}, func() float64 { return float64(lost()) })
+}
+
 // watchTelemetry registers the telemetry's loss counters; either may be
 // nil (switched off, or the audit stream unavailable).
 func (m *agentMetrics) watchTelemetry(t Telemetry, a AuditStream) {
 	if t != nil {
-		m.reg.MustRegister(droppedBy("exec", t.Drops))
+		m.reg.MustRegister(droppedBy("exec", t.Drops), lostInFlightBy("exec", t.LostInFlight))
 	}
 	if a != nil {
 		m.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{

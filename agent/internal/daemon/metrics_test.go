@@ -21,6 +21,8 @@ func (m metricsEnforcer) Mode() kernel.Mode            { return m.mode }
 func (metricsEnforcer) Events() <-chan kernel.Event    { return nil }
 func (metricsEnforcer) RefreshAllowlist() (int, error) { return 0, nil }
 func (metricsEnforcer) Drops() uint64                  { return 7 }
+func (metricsEnforcer) Stored(kernel.Event)            {}
+func (metricsEnforcer) LostInFlight() uint64           { return 2 }
 func (metricsEnforcer) Close() error                   { return nil }
 func (metricsEnforcer) RemoveTelemetry() error         { return nil }
 func (metricsEnforcer) OpenTelemetry(context.Context, kernel.TelemetryOptions, func(kernel.ProcessEvent)) (Telemetry, error) {
@@ -47,9 +49,12 @@ zpam_agent_escalations_total{decision="denied",via="exec"} 2
 # HELP zpam_agent_kernel_events_dropped_total Kernel events lost, by ring: ring buffer full, or not read in time.
 # TYPE zpam_agent_kernel_events_dropped_total counter
 zpam_agent_kernel_events_dropped_total{ring="escalation"} 7
+# HELP zpam_agent_kernel_events_lost_in_flight_total Kernel events an agent read from the ring and was killed before storing, by ring; counted by the agent started after it, since the pins were made.
+# TYPE zpam_agent_kernel_events_lost_in_flight_total counter
+zpam_agent_kernel_events_lost_in_flight_total{ring="escalation"} 2
 `
-	if err := testutil.GatherAndCompare(m.reg, strings.NewReader(want),
-		"zpam_agent_enforcement_mode", "zpam_agent_escalations_total", "zpam_agent_kernel_events_dropped_total"); err != nil {
+	if err := testutil.GatherAndCompare(m.reg, strings.NewReader(want), "zpam_agent_enforcement_mode", "zpam_agent_escalations_total",
+		"zpam_agent_kernel_events_dropped_total", "zpam_agent_kernel_events_lost_in_flight_total"); err != nil {
 		t.Fatal(err)
 	}
 }

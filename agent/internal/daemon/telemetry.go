@@ -144,12 +144,22 @@ func (d *Daemon) dropped() map[string]uint64 {
 	return now
 }
 
+// Loss causes of the kernel rings, the keys of AgentEvent.dropped.
+const (
+	lossRingEscalation     = "ringbuf_escalation"
+	lossRingExec           = "ringbuf_exec"
+	lossInFlightEscalation = "agent_killed_in_flight_escalation"
+	lossInFlightExec       = "agent_killed_in_flight_exec"
+)
+
 // kernelLoss reads the cumulative loss counters of the kernel rings and
-// the audit stream.
+// the audit stream. In flight: read from a ring by an agent killed before
+// it stored them, counted by the agent after it.
 func (d *Daemon) kernelLoss() map[string]uint64 {
-	m := map[string]uint64{"ringbuf_escalation": d.enforcer.Drops()}
+	m := map[string]uint64{lossRingEscalation: d.enforcer.Drops(), lossInFlightEscalation: d.enforcer.LostInFlight()}
 	if d.tel != nil {
-		m["ringbuf_exec"] = d.tel.Drops()
+		m[lossRingExec] = d.tel.Drops()
+		m[lossInFlightExec] = d.tel.LostInFlight()
 	}
 	if d.audit != nil {
 		m["audit_lost"] = d.audit.Lost()

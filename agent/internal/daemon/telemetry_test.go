@@ -44,7 +44,8 @@ type fakeTelemetry struct {
 
 func newFakeTelemetry() *fakeTelemetry { return &fakeTelemetry{} }
 
-func (f *fakeTelemetry) Drops() uint64 { return f.drops.Load() }
+func (f *fakeTelemetry) Drops() uint64        { return f.drops.Load() }
+func (f *fakeTelemetry) LostInFlight() uint64 { return 0 }
 func (f *fakeTelemetry) GrantOf(pid uint32) string {
 	if g, ok := f.grants.Load(pid); ok {
 		return g.(string)

@@ -30,7 +30,9 @@ type enforceEvent struct {
 	Session  uint32
 	Kind     uint8
 	Via      uint8
-	Pad      [6]uint8
+	Cpu      uint16
+	Seq      uint16
+	Pad      [2]uint8
 	Comm     [16]int8
 	Tty      [32]int8
 	GrantId  [40]int8
@@ -108,6 +110,8 @@ const (
 	enforceMapZpamAttrib          = "zpam_attrib"
 	enforceMapZpamCounters        = "zpam_counters"
 	enforceMapZpamEvents          = "zpam_events"
+	enforceMapZpamEventsHanded    = "zpam_events_handed"
+	enforceMapZpamEventsSeq       = "zpam_events_seq"
 	enforceMapZpamGrants          = "zpam_grants"
 	enforceMapZpamSettings        = "zpam_settings"
 	enforceMapZpamSetuidEntry     = "zpam_setuid_entry"
@@ -184,13 +188,15 @@ type enforceProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type enforceMapSpecs struct {
-	ZpamAllowlist   *ebpf.MapSpec `ebpf:"zpam_allowlist"`
-	ZpamAttrib      *ebpf.MapSpec `ebpf:"zpam_attrib"`
-	ZpamCounters    *ebpf.MapSpec `ebpf:"zpam_counters"`
-	ZpamEvents      *ebpf.MapSpec `ebpf:"zpam_events"`
-	ZpamGrants      *ebpf.MapSpec `ebpf:"zpam_grants"`
-	ZpamSettings    *ebpf.MapSpec `ebpf:"zpam_settings"`
-	ZpamSetuidEntry *ebpf.MapSpec `ebpf:"zpam_setuid_entry"`
+	ZpamAllowlist    *ebpf.MapSpec `ebpf:"zpam_allowlist"`
+	ZpamAttrib       *ebpf.MapSpec `ebpf:"zpam_attrib"`
+	ZpamCounters     *ebpf.MapSpec `ebpf:"zpam_counters"`
+	ZpamEvents       *ebpf.MapSpec `ebpf:"zpam_events"`
+	ZpamEventsHanded *ebpf.MapSpec `ebpf:"zpam_events_handed"`
+	ZpamEventsSeq    *ebpf.MapSpec `ebpf:"zpam_events_seq"`
+	ZpamGrants       *ebpf.MapSpec `ebpf:"zpam_grants"`
+	ZpamSettings     *ebpf.MapSpec `ebpf:"zpam_settings"`
+	ZpamSetuidEntry  *ebpf.MapSpec `ebpf:"zpam_setuid_entry"`
 }
 
 // enforceVariableSpecs contains global variables before they are loaded into the kernel.
@@ -224,13 +230,15 @@ func (o *enforceObjects) Close() error {
 //
 // It can be passed to loadEnforceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type enforceMaps struct {
-	ZpamAllowlist   *ebpf.Map `ebpf:"zpam_allowlist"`
-	ZpamAttrib      *ebpf.Map `ebpf:"zpam_attrib"`
-	ZpamCounters    *ebpf.Map `ebpf:"zpam_counters"`
-	ZpamEvents      *ebpf.Map `ebpf:"zpam_events"`
-	ZpamGrants      *ebpf.Map `ebpf:"zpam_grants"`
-	ZpamSettings    *ebpf.Map `ebpf:"zpam_settings"`
-	ZpamSetuidEntry *ebpf.Map `ebpf:"zpam_setuid_entry"`
+	ZpamAllowlist    *ebpf.Map `ebpf:"zpam_allowlist"`
+	ZpamAttrib       *ebpf.Map `ebpf:"zpam_attrib"`
+	ZpamCounters     *ebpf.Map `ebpf:"zpam_counters"`
+	ZpamEvents       *ebpf.Map `ebpf:"zpam_events"`
+	ZpamEventsHanded *ebpf.Map `ebpf:"zpam_events_handed"`
+	ZpamEventsSeq    *ebpf.Map `ebpf:"zpam_events_seq"`
+	ZpamGrants       *ebpf.Map `ebpf:"zpam_grants"`
+	ZpamSettings     *ebpf.Map `ebpf:"zpam_settings"`
+	ZpamSetuidEntry  *ebpf.Map `ebpf:"zpam_setuid_entry"`
 }
 
 func (m *enforceMaps) Close() error {
@@ -239,6 +247,8 @@ func (m *enforceMaps) Close() error {
 		m.ZpamAttrib,
 		m.ZpamCounters,
 		m.ZpamEvents,
+		m.ZpamEventsHanded,
+		m.ZpamEventsSeq,
 		m.ZpamGrants,
 		m.ZpamSettings,
 		m.ZpamSetuidEntry,

@@ -35,6 +35,8 @@ type Enforcer struct {
 	reader *ringbuf.Reader
 	events chan Event
 	drops  atomic.Uint64
+	// hand counts events an earlier agent read and never stored.
+	hand *handover
 	// allowlist is kept to re-resolve: a package upgrade replaces a helper
 	// with a new inode, and the old identity must stop being trusted.
 	allowlist []string
@@ -62,10 +64,17 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Enforcer, error
 	if err != nil {
 		return nil, err
 	}
+	if spec.Maps[enforceMapZpamEventsHanded].MaxEntries, err = handoverEntries(); err != nil {
+		return nil, err
+	}
 	e := &Enforcer{log: log, pinDir: opts.PinDir, events: make(chan Event, 4096), allowlist: opts.Allowlist, capMask: opts.capMask}
 	collOpts := &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: opts.PinDir}}
 	if err := spec.LoadAndAssign(&e.maps, collOpts); err != nil {
 		return nil, fmt.Errorf("load maps (pinned at %s): %w", opts.PinDir, err)
+	}
+	if e.hand, err = openHandover(e.maps.ZpamEventsHanded); err != nil {
+		e.maps.Close()
+		return nil, err
 	}
 	// Every program uses these map instances, so programs loaded one by
 	// one still share state (the setuid entry/exit pair does).

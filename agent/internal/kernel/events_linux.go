@@ -12,8 +12,19 @@ import (
 	"github.com/cilium/ebpf/ringbuf"
 )
 
-// Events delivers ring buffer events; it is closed after Close.
+// Events delivers ring buffer events; it is closed after Close. The
+// consumer calls Stored for each once it is stored: until then an agent
+// killed would lose it, and the next one counts it (LostInFlight).
 func (e *Enforcer) Events() <-chan Event { return e.events }
+
+// Stored says ev, received from Events, is stored (or counted lost) and
+// no longer in flight. Call it in the order Events delivered.
+func (e *Enforcer) Stored(ev Event) { e.hand.stored(ev.seq) }
+
+// LostInFlight counts events an agent read from the ring and was killed
+// before storing, since the pins were created: the reader after it
+// finds them (see handover).
+func (e *Enforcer) LostInFlight() uint64 { return e.hand.Lost() }
 
 // Drops counts events lost in the kernel (ring buffer full) plus those
 // dropped because nobody consumed Events fast enough.
@@ -54,6 +65,7 @@ func (e *Enforcer) readLoop(ctx context.Context) {
 			continue
 		}
 		ev, err := decodeEvent(rec.RawSample)
+		e.hand.check(ev.seq)
 		if err != nil {
 			e.drops.Add(1)
 			e.log.Warn("decode kernel event", "err", err)
@@ -88,6 +100,7 @@ func decodeEvent(raw []byte) (Event, error) {
 		Filename:  cString(r.Filename[:]),
 		GrantID:   cString(r.GrantId[:]),
 		Via:       viaName(r.Via),
+		seq:       recordSeq{cpu: r.Cpu, seq: r.Seq},
 	}, nil
 }
 

@@ -5,13 +5,15 @@ import "github.com/cilium/ebpf"
 // replacements names every loaded map for CollectionOptions.MapReplacements.
 func (m *enforceMaps) replacements() map[string]*ebpf.Map {
 	return map[string]*ebpf.Map{
-		enforceMapZpamAllowlist:   m.ZpamAllowlist,
-		enforceMapZpamAttrib:      m.ZpamAttrib,
-		enforceMapZpamCounters:    m.ZpamCounters,
-		enforceMapZpamEvents:      m.ZpamEvents,
-		enforceMapZpamGrants:      m.ZpamGrants,
-		enforceMapZpamSettings:    m.ZpamSettings,
-		enforceMapZpamSetuidEntry: m.ZpamSetuidEntry,
+		enforceMapZpamAllowlist:    m.ZpamAllowlist,
+		enforceMapZpamAttrib:       m.ZpamAttrib,
+		enforceMapZpamCounters:     m.ZpamCounters,
+		enforceMapZpamEvents:       m.ZpamEvents,
+		enforceMapZpamEventsSeq:    m.ZpamEventsSeq,
+		enforceMapZpamEventsHanded: m.ZpamEventsHanded,
+		enforceMapZpamGrants:       m.ZpamGrants,
+		enforceMapZpamSettings:     m.ZpamSettings,
+		enforceMapZpamSetuidEntry:  m.ZpamSetuidEntry,
 	}
 }
 
@@ -31,6 +33,8 @@ func (m *telemetryMaps) replacements(shared map[string]*ebpf.Map) map[string]*eb
 		telemetryMapZpamTeleCounters: m.ZpamTeleCounters,
 		telemetryMapZpamTeleSettings: m.ZpamTeleSettings,
 		telemetryMapZpamTelemetry:    m.ZpamTelemetry,
+		telemetryMapZpamTeleSeq:      m.ZpamTeleSeq,
+		telemetryMapZpamTeleHanded:   m.ZpamTeleHanded,
 	}
 	for k, v := range shared {
 		out[k] = v

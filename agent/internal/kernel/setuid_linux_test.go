@@ -28,6 +28,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(spawnEnv) == "1" {
 		os.Exit(spawnChildren(os.Args[1:]))
 	}
+	if spec := os.Getenv(inFlightEnv); spec != "" {
+		os.Exit(inFlightHelper(spec))
+	}
 	os.Exit(m.Run())
 }
 

@@ -97,6 +97,8 @@ type ProcessEvent struct {
 	// Exit only: ExitCode when it exited, Signal when a signal ended it.
 	ExitCode int
 	Signal   int
+
+	seq recordSeq
 }
 
 // Tagged is a live process and its start, for seeding attribution.

@@ -43,12 +43,15 @@ func (t *Telemetry) readLoop(ctx context.Context) {
 			continue
 		}
 		ev, err := decodeProcessEvent(rec.RawSample, &clock)
+		t.hand.check(ev.seq)
 		if err != nil {
 			t.decodeErrs.Add(1)
 			t.e.log.Warn("decode telemetry record", "err", err)
-			continue
+		} else {
+			t.handle(ev)
 		}
-		t.handle(ev)
+		// Handled (stored, or counted as undecodable): not in flight.
+		t.hand.stored(ev.seq)
 	}
 }
 
@@ -71,6 +74,7 @@ func decodeProcessEvent(raw []byte, clock *bootClock) (ProcessEvent, error) {
 			TTY: cString(h.Tty[:]), Comm: cString(h.Comm[:]), CgroupID: h.CgroupId,
 		},
 		GrantID: cString(h.GrantId[:]),
+		seq:     recordSeq{cpu: h.Cpu, seq: h.Seq},
 	}
 	switch ev.Kind {
 	case ProcExit:

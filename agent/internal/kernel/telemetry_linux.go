@@ -24,7 +24,8 @@ var telemetryHook = hook{progs: []program{
 }}
 
 // telemetryMapPins are the pin files of the maps only telemetry uses.
-var telemetryMapPins = []string{telemetryMapZpamTelemetry, telemetryMapZpamTeleCounters, telemetryMapZpamTeleSettings}
+var telemetryMapPins = []string{telemetryMapZpamTelemetry, telemetryMapZpamTeleCounters, telemetryMapZpamTeleSettings,
+	telemetryMapZpamTeleSeq, telemetryMapZpamTeleHanded}
 
 // Telemetry is the attached process telemetry: exec and exit records from
 // their own ring buffer, and the attribution map it maintains. Like the
@@ -40,6 +41,8 @@ type Telemetry struct {
 	links  []link.Link
 	reader *ringbuf.Reader
 	handle func(ProcessEvent)
+	// hand counts records an earlier reader took and never handed over.
+	hand *handover
 	// decodeErrs counts records the agent could not read.
 	decodeErrs atomic.Uint64
 	wg         sync.WaitGroup
@@ -49,8 +52,9 @@ type Telemetry struct {
 // enforcer's grant and attribution maps, re-adopting pins of an earlier
 // agent, and starts handing records to handle, in ring order. A record
 // leaves the ring as handle gets it, so a handler that stores it before
-// returning loses at most the one record it holds if the agent is killed;
-// a slow handler makes the ring buffer, not the agent, hold the backlog.
+// returning loses at most the one record it holds if the agent is killed,
+// and the next agent counts it (LostInFlight); a slow handler makes the
+// ring buffer, not the agent, hold the backlog.
 func (e *Enforcer) OpenTelemetry(ctx context.Context, opts TelemetryOptions, handle func(ProcessEvent)) (*Telemetry, error) {
 	if err := opts.CheckAndSetDefaults(); err != nil {
 		return nil, err
@@ -60,8 +64,15 @@ func (e *Enforcer) OpenTelemetry(ctx context.Context, opts TelemetryOptions, han
 		return nil, err
 	}
 	spec.Maps[telemetryMapZpamTelemetry].MaxEntries = uint32(opts.RingSize)
+	if spec.Maps[telemetryMapZpamTeleHanded].MaxEntries, err = handoverEntries(); err != nil {
+		return nil, err
+	}
 	t := &Telemetry{e: e, handle: handle}
 	if err := t.loadMaps(spec); err != nil {
+		return nil, err
+	}
+	if t.hand, err = openHandover(t.maps.ZpamTeleHanded); err != nil {
+		t.maps.Close()
 		return nil, err
 	}
 	if err := t.maps.ZpamTeleSettings.Put(uint32(0), telemetryTeleSettings{ArgvMax: uint32(opts.ArgvMax)}); err != nil {
@@ -150,6 +161,11 @@ func (t *Telemetry) counter(idx telemetryZpamTcounter) (uint64, error) {
 	}
 	return sum, nil
 }
+
+// LostInFlight counts records an agent took from the ring and was killed
+// before handing over, since the pins were created; the reader that
+// comes after finds them (see handover).
+func (t *Telemetry) LostInFlight() uint64 { return t.hand.Lost() }
 
 // Execs counts the execs the telemetry hook saw, recorded or dropped.
 func (t *Telemetry) Execs() uint64 {

@@ -65,7 +65,8 @@ type telemetryProcHeader struct {
 	ArgvLen     uint16
 	Kind        uint8
 	Flags       uint8
-	Pad         [4]uint8
+	Cpu         uint16
+	Seq         uint16
 	Comm        [16]int8
 	Tty         [32]int8
 	GrantId     [40]int8
@@ -111,6 +112,8 @@ const (
 	telemetryMapZpamExecScratch    = "zpam_exec_scratch"
 	telemetryMapZpamGrants         = "zpam_grants"
 	telemetryMapZpamTeleCounters   = "zpam_tele_counters"
+	telemetryMapZpamTeleHanded     = "zpam_tele_handed"
+	telemetryMapZpamTeleSeq        = "zpam_tele_seq"
 	telemetryMapZpamTeleSettings   = "zpam_tele_settings"
 	telemetryMapZpamTelemetry      = "zpam_telemetry"
 	telemetryProgZpamTeleExec      = "zpam_tele_exec"
@@ -179,6 +182,8 @@ type telemetryMapSpecs struct {
 	ZpamExecScratch  *ebpf.MapSpec `ebpf:"zpam_exec_scratch"`
 	ZpamGrants       *ebpf.MapSpec `ebpf:"zpam_grants"`
 	ZpamTeleCounters *ebpf.MapSpec `ebpf:"zpam_tele_counters"`
+	ZpamTeleHanded   *ebpf.MapSpec `ebpf:"zpam_tele_handed"`
+	ZpamTeleSeq      *ebpf.MapSpec `ebpf:"zpam_tele_seq"`
 	ZpamTeleSettings *ebpf.MapSpec `ebpf:"zpam_tele_settings"`
 	ZpamTelemetry    *ebpf.MapSpec `ebpf:"zpam_telemetry"`
 }
@@ -219,6 +224,8 @@ type telemetryMaps struct {
 	ZpamExecScratch  *ebpf.Map `ebpf:"zpam_exec_scratch"`
 	ZpamGrants       *ebpf.Map `ebpf:"zpam_grants"`
 	ZpamTeleCounters *ebpf.Map `ebpf:"zpam_tele_counters"`
+	ZpamTeleHanded   *ebpf.Map `ebpf:"zpam_tele_handed"`
+	ZpamTeleSeq      *ebpf.Map `ebpf:"zpam_tele_seq"`
 	ZpamTeleSettings *ebpf.Map `ebpf:"zpam_tele_settings"`
 	ZpamTelemetry    *ebpf.Map `ebpf:"zpam_telemetry"`
 }
@@ -230,6 +237,8 @@ func (m *telemetryMaps) Close() error {
 		m.ZpamExecScratch,
 		m.ZpamGrants,
 		m.ZpamTeleCounters,
+		m.ZpamTeleHanded,
+		m.ZpamTeleSeq,
 		m.ZpamTeleSettings,
 		m.ZpamTelemetry,
 	)

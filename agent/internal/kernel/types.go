@@ -95,6 +95,15 @@ type Event struct {
 	// Via is how the escalation was attempted: "exec" of a setuid-root
 	// binary or a "setuid"-family call.
 	Via string
+
+	seq recordSeq
+}
+
+// recordSeq numbers a ring record: the CPU that wrote it and its number
+// among that CPU's records (ZPAM_SEQ_MOD in bpf/zpam.h); seq 0 is a
+// record without a number.
+type recordSeq struct {
+	cpu, seq uint16
 }
 
 // Options configure Open.
