@@ -243,10 +243,19 @@ func daemon(t *testing.T, logDir, name string, argv ...string) *proc {
 // stop asks the process to end and kills it after 10s.
 func (p *proc) stop() {
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	_ = p.cmd.Process.Signal(syscall.SIGCONT) // a frozen (SIGSTOP) one too
 	select {
 	case <-p.done:
 	case <-time.After(10 * time.Second):
 		p.kill()
+	}
+}
+
+// signal sends sig (SIGSTOP freezes the process, SIGCONT resumes it).
+func (p *proc) signal(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("%s %s: %v", sig, p.name, err)
 	}
 }
 

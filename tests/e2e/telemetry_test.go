@@ -7,8 +7,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 
 	adminv1 "github.com/zpam/zpam/proto/zpam/admin/v1"
 	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
@@ -116,25 +120,82 @@ func TestRootElevatedCommandsReachTheControlPlane(t *testing.T) {
 // is stopped for a while (the kernel keeps recording into its pinned ring
 // buffers meanwhile); once both are back, the control plane holds exactly
 // that many of each, each once.
+//
+// The kill is arranged, not hoped for. The workload stops at two gates
+// (a shell builtin read on a FIFO: no process, so no record). At the
+// first, the test waits until the control plane stored everything before
+// it and freezes the control plane (SIGSTOP); past it, the agent spools
+// the workload's events and sends them in batches nobody acknowledges,
+// which its metrics show. At the second, the test waits until the agent
+// has stored every record the kernel had numbered in its rings (the
+// pinned numbers, read with bpftool), so none of the workload's records
+// is in the agent's hands, and kills it: its unacknowledged batches are
+// in the spool only. The gate opens at once, and the rest of the
+// workload's execs and denials go into the pinned rings while no agent
+// reads them. The control plane resumes and is stopped, the agent starts
+// again while it is down, then the control plane: the spool's batches are
+// sent again and stored once by id.
+//
+// Other processes on the host keep execing while the agent dies: a
+// record of theirs the agent had read and not stored is lost, and the
+// agent after it counts it (zpam_agent_kernel_events_lost_in_flight_total,
+// the AgentEvent loss counters agent_killed_in_flight_*). The test checks
+// that count against the records the kernel had numbered and the agent
+// had not stored when it died, and that it reaches the control plane
+// exactly; TestRootCountsRecordsLostInFlight (agent/internal/kernel)
+// proves the count itself record by record.
 func TestRootTelemetrySurvivesAgentKillAndControlPlaneOutage(t *testing.T) {
 	mallory := setupRoot(t, "zpam-e2e-loss")[0]
 	s := startStack(t, selfService("session", "nobody-else"))
 	ls := newSession(t, s, mallory)
 	const attempts = 1000 // about 15 s at the pace below
+	const firstGate, secondGate = 100, 300
 	marker := fmt.Sprintf("zpam-e2e-loss-%d", time.Now().UnixNano())
+	dir := worldReadableDir(t)
+	first, second := newGate(t, dir, "first"), newGate(t, dir, "second")
 	done := make(chan outcome, 1)
 	go func() {
-		done <- ls.run("/bin/sh", "-c", fmt.Sprintf(`i=0; while [ $i -lt %d ]; do /bin/true %s $i; /usr/bin/sudo -n /bin/true 2>/dev/null; /bin/sleep 0.01; i=$((i+1)); done`, attempts, marker))
+		done <- ls.run("/bin/sh", "-c", fmt.Sprintf(`i=0; while [ $i -lt %d ]; do [ $i -eq %d ] && read _ < %s; [ $i -eq %d ] && read _ < %s; /bin/true %s $i; /usr/bin/sudo -n /bin/true 2>/dev/null; /bin/sleep 0.01; i=$((i+1)); done`,
+			attempts, firstGate, first.path, secondGate, second.path, marker))
 	}()
 	stored := func(kind commonv1.EventKind) []*commonv1.Event {
 		return s.storedEvents(t, &commonv1.AuditFilter{User: mallory.Username, Kinds: []commonv1.EventKind{kind}})
 	}
 	denials := func() []*commonv1.Event { return stored(commonv1.EventKind_EVENT_KIND_ESCALATION) }
-	waitFor(t, "the first denials stored", 30*time.Second, func() bool { return len(denials()) >= 50 })
-	s.agent.kill() // mid-stream
-	t.Logf("agent killed with %d of %d denials stored", len(denials()), attempts)
-	time.Sleep(300 * time.Millisecond)
+	marked := func() map[string]int {
+		n := map[string]int{}
+		for _, ev := range stored(commonv1.EventKind_EVENT_KIND_EXEC) {
+			if argv := ev.GetExec().GetArgv(); len(argv) == 3 && argv[1] == marker {
+				n[argv[2]]++
+			}
+		}
+		return n
+	}
+
+	first.waitReached(t)
+	waitFor(t, fmt.Sprintf("the %d execs and denials before the first gate stored", firstGate), 60*time.Second, func() bool {
+		return len(denials()) >= firstGate && len(marked()) >= firstGate
+	})
+	metrics := "http://" + s.metrics + "/metrics"
+	s.cp.signal(t, syscall.SIGSTOP)
+	first.open(t)
+	second.waitReached(t)
+	waitFor(t, "batches sent to the frozen control plane and not acknowledged", 30*time.Second, func() bool {
+		m := agentMetrics(t, metrics)
+		return m["zpam_agent_events_sent_total"] > m["zpam_agent_events_acked_total"]
+	})
+	waitHandedOver(t, s.pinDir, execRing, escalationRing)
+	s.agent.kill() // mid-stream: unacknowledged batches in the spool
+	second.open(t)
+	// What the kernel had numbered and the agent had not stored: the
+	// most the next agent may count lost in flight.
+	bound := map[string]uint64{}
+	for _, r := range []ring{execRing, escalationRing} {
+		bound[r.name] = unstored(r.written(t, s.pinDir), r.stored(t, s.pinDir))
+	}
+	s.cp.signal(t, syscall.SIGCONT)
 	s.cp.stop()
+	// Both down while the workload runs on: the kernel keeps recording.
 	time.Sleep(500 * time.Millisecond)
 	s.startAgent(t) // enrolled: no token; the control plane is still down
 	time.Sleep(time.Second)
@@ -147,17 +208,9 @@ func TestRootTelemetrySurvivesAgentKillAndControlPlaneOutage(t *testing.T) {
 	case <-time.After(2 * time.Minute):
 		t.Fatal("workload did not finish")
 	}
+
 	var got []*commonv1.Event
 	waitFor(t, fmt.Sprintf("%d denials stored", attempts), 60*time.Second, func() bool { got = denials(); return len(got) >= attempts })
-	marked := func() map[string]int {
-		n := map[string]int{}
-		for _, ev := range stored(commonv1.EventKind_EVENT_KIND_EXEC) {
-			if argv := ev.GetExec().GetArgv(); len(argv) == 3 && argv[1] == marker {
-				n[argv[2]]++
-			}
-		}
-		return n
-	}
 	waitFor(t, fmt.Sprintf("%d marked execs stored", attempts), 60*time.Second, func() bool { return len(marked()) >= attempts })
 	time.Sleep(time.Second) // a late duplicate would show now
 	got = denials()
@@ -179,6 +232,34 @@ func TestRootTelemetrySurvivesAgentKillAndControlPlaneOutage(t *testing.T) {
 		}
 	}
 
+	// Other processes' records the killed agent held: counted, within
+	// what it had not stored, and reported to the control plane as the
+	// agent counts them.
+	lost := func() map[string]uint64 {
+		m := agentMetrics(t, metrics)
+		return map[string]uint64{
+			lossInFlightExec:       uint64(m[`zpam_agent_kernel_events_lost_in_flight_total{ring="exec"}`]),
+			lossInFlightEscalation: uint64(m[`zpam_agent_kernel_events_lost_in_flight_total{ring="escalation"}`]),
+		}
+	}
+	if l := lost(); l[lossInFlightExec] > bound["exec"] || l[lossInFlightEscalation] > bound["escalation"] {
+		t.Fatalf("counted lost in flight %v; the killed agent had not stored %v", l, bound)
+	}
+	var want map[string]uint64
+	waitFor(t, "the in-flight loss counters at the control plane", 30*time.Second, func() bool {
+		want = lost()
+		for _, ev := range s.storedEvents(t, &commonv1.AuditFilter{Kinds: []commonv1.EventKind{commonv1.EventKind_EVENT_KIND_AGENT}}) {
+			d := ev.GetAgent().GetDropped()
+			_, hasExec := d[lossInFlightExec]
+			_, hasEsc := d[lossInFlightEscalation]
+			if hasExec && hasEsc && d[lossInFlightExec] == want[lossInFlightExec] && d[lossInFlightEscalation] == want[lossInFlightEscalation] {
+				return true
+			}
+		}
+		return false
+	})
+	t.Logf("counted lost in flight (other processes' records): %v, of at most %v", want, bound)
+
 	// Off-host, an admin sees the same with pamctl audit --server.
 	cred := adminCredential(t, s)
 	out := run(t, s.path("pamctl"), "audit", "--server", s.listen, "--credential", cred,
@@ -186,6 +267,110 @@ func TestRootTelemetrySurvivesAgentKillAndControlPlaneOutage(t *testing.T) {
 	if n := strings.Count(out, "\n"); n != attempts {
 		t.Fatalf("pamctl audit --server printed %d lines; want %d", n, attempts)
 	}
+}
+
+// The AgentEvent loss counters of records a killed agent held.
+const (
+	lossInFlightExec       = "agent_killed_in_flight_exec"
+	lossInFlightEscalation = "agent_killed_in_flight_escalation"
+)
+
+// gate is a FIFO a workload stops at with the shell builtin read (no
+// process, so no record) until the test opens it.
+type gate struct {
+	path    string
+	reached chan *os.File
+	f       *os.File
+}
+
+func newGate(t *testing.T, dir, name string) *gate {
+	t.Helper()
+	g := &gate{path: filepath.Join(dir, name), reached: make(chan *os.File, 1)}
+	if err := syscall.Mkfifo(g.path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(g.path, 0o666); err != nil { // past the umask
+		t.Fatal(err)
+	}
+	// Opening a FIFO to write returns once the workload opened it to
+	// read: it is at the gate.
+	go func() {
+		f, err := os.OpenFile(g.path, os.O_WRONLY, 0)
+		if err != nil {
+			t.Error(err)
+		}
+		g.reached <- f
+	}()
+	// A failed test leaves neither the opener nor the workload blocked:
+	// a reader of our own lets the open return, and closing the writer
+	// ends the workload's read.
+	t.Cleanup(func() {
+		if g.f == nil {
+			if r, err := os.OpenFile(g.path, os.O_RDONLY|syscall.O_NONBLOCK, 0); err == nil {
+				defer r.Close()
+			}
+			select {
+			case g.f = <-g.reached:
+			case <-time.After(5 * time.Second):
+			}
+		}
+		if g.f != nil {
+			g.f.Close()
+		}
+	})
+	return g
+}
+
+func (g *gate) waitReached(t *testing.T) {
+	t.Helper()
+	select {
+	case g.f = <-g.reached:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("the workload did not reach its gate %s", g.path)
+	}
+}
+
+func (g *gate) open(t *testing.T) {
+	t.Helper()
+	if _, err := g.f.WriteString("go\n"); err != nil {
+		t.Fatal(err)
+	}
+	g.f.Close()
+}
+
+// agentMetrics reads the agent's /metrics: series name (with its labels
+// as the text format spells them when it has any) → value.
+func agentMetrics(t *testing.T, url string) map[string]float64 {
+	t.Helper()
+	families, err := expfmtParser().TextToMetricFamilies(strings.NewReader(scrape(t, url)))
+	if err != nil {
+		t.Fatalf("parse %s: %v", url, err)
+	}
+	out := map[string]float64{}
+	for name, f := range families {
+		for _, m := range f.GetMetric() {
+			key := name
+			if len(m.GetLabel()) > 0 {
+				var l []string
+				for _, p := range m.GetLabel() {
+					l = append(l, fmt.Sprintf("%s=%q", p.GetName(), p.GetValue()))
+				}
+				key += "{" + strings.Join(l, ",") + "}"
+			}
+			switch {
+			case m.GetCounter() != nil:
+				out[key] = m.GetCounter().GetValue()
+			case m.GetGauge() != nil:
+				out[key] = m.GetGauge().GetValue()
+			}
+		}
+	}
+	return out
+}
+
+func expfmtParser() *expfmt.TextParser {
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	return &p
 }
 
 // adminCredential is a credential directory (cert.pem, key.pem, ca.pem)
