@@ -158,9 +158,14 @@ func (c *container) unit(name string, props ...string) map[string]string {
 }
 
 // journal returns the agent's journal entries whose MESSAGE is msg, with
-// all their fields, as journalctl -o json prints them.
+// all their fields, as journalctl -o json prints them. journald stores
+// what a service logs when it gets to it, not as the service logs it:
+// journalctl --sync first waits until everything logged before it is
+// stored, or an entry logged just before systemctl start returned would
+// be missing.
 func (c *container) journal(unit, msg string) []map[string]any {
 	c.t.Helper()
+	c.run("journalctl", "--sync")
 	out := c.run("journalctl", "--unit", unit, "--output", "json", "--no-pager", "MESSAGE="+msg)
 	var entries []map[string]any
 	for _, l := range lines(out) {

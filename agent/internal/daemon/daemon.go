@@ -200,8 +200,10 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	if err := d.startAPI(); err != nil {
 		return err
 	}
-	d.o.Notify(sd.SdNotifyReady)
+	// Logged before READY=1: systemctl start returns on READY, and whoever
+	// then reads the journal must find the agent said it was ready.
 	d.log.Info("agent ready", "version", d.o.Version, "host_id", d.hostID, "mode", d.enforcer.Mode(), "socket", d.o.Config.Socket)
+	d.o.Notify(sd.SdNotifyReady)
 	return nil
 }
 
