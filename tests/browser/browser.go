@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/zpam/zpam/tests/prereq"
 )
 
 // ExecPath is Debian's chromium launcher (make deps installs it).
@@ -25,10 +27,7 @@ func Require(t testing.TB) {
 	if _, err := exec.LookPath(ExecPath); err == nil {
 		return
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s is missing; make deps installs Debian's chromium", ExecPath)
-	}
-	t.Skipf("skipping: %s is missing (apt-get install chromium)", ExecPath)
+	prereq.Missing(t, "%s is missing (make deps installs Debian's chromium)", ExecPath)
 }
 
 // flags: headless and without the sandbox (tests may run as root). The

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/zpam/zpam/tests/prereq"
 )
 
 // binaries maps each package to the binaries whose docs it carries, and
@@ -117,10 +119,7 @@ func TestBashCompletion(t *testing.T) {
 	const bashCompletion = "/usr/share/bash-completion/bash_completion"
 	needTools(t, "bash", "dpkg-deb")
 	if _, err := os.Stat(bashCompletion); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing under CI=true; run make deps", bashCompletion)
-		}
-		t.Skipf("bash-completion is not installed (make deps installs it)")
+		prereq.Missing(t, "%s is missing (make deps installs bash-completion)", bashCompletion)
 	}
 	root, env := installedDocs(t)
 	cases := []struct {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/zpam/zpam/tests/prereq"
 )
 
 // repoRoot is the module root, two levels above this package.
@@ -108,10 +110,7 @@ func needTools(t *testing.T, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is missing under CI=true; run make deps", tool)
-			}
-			t.Skipf("%s is not installed (make deps installs it)", tool)
+			prereq.Missing(t, "%s is not installed (make deps installs it)", tool)
 		}
 	}
 }

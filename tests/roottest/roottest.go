@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/zpam/zpam/tests/prereq"
 )
 
 // PinPrefix names every pin directory a test creates, so a later run can
@@ -30,10 +32,7 @@ func Require(t testing.TB) {
 	if os.Geteuid() == 0 {
 		return
 	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("root tests need root and CI runs as root; running as uid", os.Geteuid())
-	}
-	t.Skip("skipping: needs root and the real kernel (run make test as root)")
+	prereq.Missing(t, "needs root and the real kernel (run make test as root; running as uid %d)", os.Geteuid())
 }
 
 // Lock takes the host-wide root-test lock until the test ends and sweeps

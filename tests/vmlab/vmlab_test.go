@@ -2,13 +2,14 @@ package vmlab
 
 import (
 	"context"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/zpam/zpam/tests/prereq"
 )
 
 // TestRootVMLabLSM runs the kernel package's root suite, plus a real-sudo
@@ -18,10 +19,7 @@ func TestRootVMLabLSM(t *testing.T) {
 		t.Skip("skipping: the VM lab is not run with -short")
 	}
 	if _, err := exec.LookPath("qemu-system-x86_64"); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("qemu-system-x86_64 is missing; make deps installs qemu-system-x86")
-		}
-		t.Skip("skipping: qemu-system-x86_64 is not installed (run make deps)")
+		prereq.Missing(t, "qemu-system-x86_64 is not installed (make deps installs qemu-system-x86)")
 	}
 	kernel, err := KernelImage()
 	if err != nil {

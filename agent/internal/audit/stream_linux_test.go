@@ -20,6 +20,7 @@ import (
 
 	libaudit "github.com/elastic/go-libaudit/v2"
 
+	"github.com/zpam/zpam/tests/prereq"
 	"github.com/zpam/zpam/tests/roottest"
 )
 
@@ -183,7 +184,7 @@ func mustUID(u *user.User) uint32 {
 func TestRootAuditStreamOwnsTheSocketAndRestoresIt(t *testing.T) {
 	statePath, before := setup(t)
 	if before.PID != 0 && alive(int(before.PID)) {
-		t.Skipf("skipping: pid %d already owns the audit socket here, so the owner path cannot run (the multicast test covers this host)", before.PID)
+		prereq.Missing(t, "pid %d already owns the audit socket here, so the owner path cannot run (stop it, e.g. auditd, to run this test; the multicast test covers this host)", before.PID)
 	}
 	u := sudoUser(t, "zpam-audit")
 	s, err := Open(context.Background(), Options{StatePath: statePath, Log: discard})
@@ -235,7 +236,7 @@ func TestRootAuditStreamReadsMulticastWhenAnotherDaemonOwns(t *testing.T) {
 func TestRootAuditRestoreUndoesACrashedAgent(t *testing.T) {
 	statePath, before := setup(t)
 	if before.Enabled != 0 || (before.PID != 0 && alive(int(before.PID))) {
-		t.Skipf("skipping: audit is already on (enabled=%d) or owned here, so there is nothing for a crashed agent to leave behind", before.Enabled)
+		prereq.Missing(t, "audit is already on (enabled=%d) or owned (pid %d) here, so there is nothing for a crashed agent to leave behind (stop auditd and auditctl -e 0 to run this test)", before.Enabled, before.PID)
 	}
 	// The crashed agent: its stream switched audit on and was never closed.
 	s, err := Open(context.Background(), Options{StatePath: statePath, Log: discard})

@@ -16,6 +16,7 @@ import (
 	"github.com/zpam/zpam/agent/internal/localapi/localapitest"
 	"github.com/zpam/zpam/agent/internal/localapi/localclient"
 	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
+	"github.com/zpam/zpam/tests/prereq"
 	"github.com/zpam/zpam/tests/roottest"
 )
 
@@ -70,10 +71,7 @@ func TestRootAuditShowsAUserOnlyTheirOwnEvents(t *testing.T) {
 
 // TestAuditHelper is the client side of TestRootAuditShowsAUserOnlyTheirOwnEvents.
 func TestAuditHelper(t *testing.T) {
-	arg := os.Getenv(auditHelperEnv)
-	if arg == "" {
-		t.Skip("helper process of TestRootAuditShowsAUserOnlyTheirOwnEvents only")
-	}
+	arg := prereq.HelperProcess(t, auditHelperEnv, "TestRootAuditShowsAUserOnlyTheirOwnEvents")
 	socket, ask, _ := strings.Cut(arg, ",")
 	c, err := localclient.Dial(socket)
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"github.com/zpam/zpam/agent/internal/localapi/localapitest"
 	"github.com/zpam/zpam/agent/internal/localapi/localclient"
 	localv1 "github.com/zpam/zpam/proto/zpam/local/v1"
+	"github.com/zpam/zpam/tests/prereq"
+	"github.com/zpam/zpam/tests/roottest"
 )
 
 const helperEnv = "ZPAM_LOCALAPI_STATUS_HELPER"
@@ -20,9 +22,7 @@ const helperEnv = "ZPAM_LOCALAPI_STATUS_HELPER"
 // TestRootStatusIdentifiesAnotherUser runs a client as uid 65534: the
 // agent must see that uid, whatever the process could claim.
 func TestRootStatusIdentifiesAnotherUser(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Skip("needs root to run a client as another user")
-	}
+	roottest.Require(t) // runs a client as another user
 	a := localapitest.Start(t, nil)
 	for dir := filepath.Dir(a.Socket); dir != os.TempDir() && dir != "/"; dir = filepath.Dir(dir) {
 		if err := os.Chmod(dir, 0o755); err != nil { // let uid 65534 reach the socket
@@ -45,10 +45,7 @@ func TestRootStatusIdentifiesAnotherUser(t *testing.T) {
 
 // TestStatusHelper is the client side of TestRootStatusIdentifiesAnotherUser.
 func TestStatusHelper(t *testing.T) {
-	socket := os.Getenv(helperEnv)
-	if socket == "" {
-		t.Skip("helper process only")
-	}
+	socket := prereq.HelperProcess(t, helperEnv, "TestRootStatusIdentifiesAnotherUser")
 	c, err := localclient.Dial(socket)
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	agentv1 "github.com/zpam/zpam/proto/zpam/agent/v1"
 	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
 	localv1 "github.com/zpam/zpam/proto/zpam/local/v1"
+	"github.com/zpam/zpam/tests/prereq"
 )
 
 // TestNoLocalRequestNamesAUser: the caller of the local API is always the
@@ -109,7 +110,7 @@ func TestCancelRequestWithdrawsTheCallersElevation(t *testing.T) {
 func TestApprovalsAreRelayedForTheCaller(t *testing.T) {
 	me, err := user.LookupId(strconv.Itoa(os.Getuid()))
 	if err != nil {
-		t.Skip("this uid has no user name: ", err)
+		prereq.Missing(t, "uid %d has no user name: %v", os.Getuid(), err)
 	}
 	h, agent := start(t, nil)
 	h.CP.SetCode("111111")

@@ -22,6 +22,7 @@ import (
 	adminv1 "github.com/zpam/zpam/proto/zpam/admin/v1"
 	agentv1 "github.com/zpam/zpam/proto/zpam/agent/v1"
 	"github.com/zpam/zpam/tests/pgtest"
+	"github.com/zpam/zpam/tests/prereq"
 )
 
 var (
@@ -42,7 +43,7 @@ const policy = `roles:
 // made on B. b.N is not used; -benchtime 1x runs it once.
 func BenchmarkPropagation(b *testing.B) {
 	if *binDir == "" {
-		b.Skip("pass -args -bin DIR with pam-controlplane in it (make bench does)")
+		prereq.Missing(b, "pass -args -bin DIR with pam-controlplane in it (make bench does)")
 	}
 	bin, err := filepath.Abs(filepath.Join(*binDir, "pam-controlplane"))
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/zpam/zpam/agent/internal/localapi/localapitest"
 	agentv1 "github.com/zpam/zpam/proto/zpam/agent/v1"
 	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
+	"github.com/zpam/zpam/tests/prereq"
 )
 
 // screen is a pseudo-terminal as a person's: pamctl gets the slave as
@@ -155,7 +156,7 @@ func TestElevateWithoutATerminalCannotBeAskedForACode(t *testing.T) {
 func TestApproveThroughTheAgentAsksForTheApproversCode(t *testing.T) {
 	me, err := user.LookupId(strconv.Itoa(os.Getuid()))
 	if err != nil {
-		t.Skip("this uid has no user name: ", err)
+		prereq.Missing(t, "uid %d has no user name: %v", os.Getuid(), err)
 	}
 	a := localapitest.Start(t, nil)
 	a.CP.SetCode("135790")
