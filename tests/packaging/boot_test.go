@@ -60,14 +60,17 @@ func boot(t *testing.T, root, pinDir string) *container {
 		t.Fatalf("boot: %v\n%s", err, readLog(logPath))
 	}
 	if state, err := c.waitBooted(); err != nil {
-		t.Fatalf("boot did not finish: %q %v\n%s", state, err, readLog(logPath))
+		t.Fatalf("boot did not finish: %q %v\n%s\n%s", state, err, c.leaderState(), readLog(logPath))
 	}
 	return c
 }
 
 // waitBooted waits until systemd answers and says the boot is over;
-// "degraded" (some unit failed) is over too. Its socket appears a moment
-// after it starts.
+// "degraded" (some unit failed) is over too. The container's systemd is
+// found by its name as soon as it is exec'd, before it has set itself up:
+// until it creates /run/systemd/system, systemctl says "offline" (no
+// systemd is PID 1 here), and until its socket appears it cannot connect.
+// Both only mean "not yet".
 func (c *container) waitBooted() (string, error) {
 	deadline := time.Now().Add(bootTimeout)
 	for {
@@ -75,11 +78,25 @@ func (c *container) waitBooted() (string, error) {
 		if err == nil || strings.HasPrefix(state, "degraded") {
 			return state, nil
 		}
-		if !strings.Contains(state, "Failed to connect to bus") || time.Now().After(deadline) {
+		early := strings.Contains(state, "Failed to connect to bus") || strings.TrimSpace(state) == "offline"
+		if !early || time.Now().After(deadline) {
 			return state, err
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// leaderState says what the container's systemd is doing, as the host
+// sees it, for a boot that did not finish.
+func (c *container) leaderState() string {
+	var b strings.Builder
+	for _, f := range []string{"cmdline", "wchan", "status"} {
+		data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/%s", c.leader, f))
+		fmt.Fprintf(&b, "pid %d %s: %s\n", c.leader, f, strings.ReplaceAll(string(data), "\x00", " "))
+	}
+	out, _ := c.try("ls", "-la", "/run/systemd")
+	fmt.Fprintf(&b, "ls -la /run/systemd in the container:\n%s", out)
+	return b.String()
 }
 
 // findLeader waits for nspawn's child to become the container's systemd
