@@ -16,6 +16,7 @@ import (
 	"github.com/zpam/zpam/agent/internal/grant/granttest"
 	agentv1 "github.com/zpam/zpam/proto/zpam/agent/v1"
 	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
+	"github.com/zpam/zpam/tests/freeport"
 )
 
 func eventually(t *testing.T, what string, cond func() bool) {
@@ -110,11 +111,9 @@ func TestFailsOverToTheNextServer(t *testing.T) {
 // deadAddr is a loopback address nothing listens on.
 func deadAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
 	return addr
 }

@@ -3,7 +3,6 @@ package daemon_test
 import (
 	"context"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"slices"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/zpam/zpam/agent/internal/kernel"
 	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
+	"github.com/zpam/zpam/tests/freeport"
 )
 
 func uploadedOf(f *fixture, kind commonv1.EventKind) []*commonv1.Event {
@@ -80,12 +80,11 @@ func TestEscalationsReachTheControlPlaneThroughTheSpool(t *testing.T) {
 
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 // metric is the value of an unlabelled metric on the agent's endpoint.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +13,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/zpam/zpam/tests/freeport"
 )
 
 // daemonProc is a long-running child whose output goes to a log file.
@@ -106,14 +107,7 @@ func command(cred *syscall.Credential, argv ...string) (string, error) {
 }
 
 // freeAddr is a loopback address nobody listens on right now.
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", fmt.Errorf("find a free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
+func freeAddr() (string, error) { return freeport.Addr() }
 
 // controlPlane is a control plane on SQLite in a work directory. It runs
 // through baseline and enforcing rounds alike, so its cost cancels out.

@@ -11,7 +11,6 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -26,6 +25,7 @@ import (
 
 	adminv1 "github.com/zpam/zpam/proto/zpam/admin/v1"
 	agentv1 "github.com/zpam/zpam/proto/zpam/agent/v1"
+	"github.com/zpam/zpam/tests/freeport"
 )
 
 type cluster struct {
@@ -197,12 +197,11 @@ func (s *grantStream) until(b *testing.B, kind agentv1.GrantEvent_Kind, id strin
 }
 
 func freeAddr(b *testing.B) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := freeport.Addr()
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 func copyFile(b *testing.B, from, to string) {
