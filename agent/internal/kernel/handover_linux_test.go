@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -32,14 +34,16 @@ func TestSeqGapCountsTheNumbersBetween(t *testing.T) {
 
 // Helper process of TestRootCountsRecordsLostInFlight: it reads a ring of
 // the pins in inFlightEnv and kills itself with SIGKILL while it holds
-// the record of the marker exec (telemetry) or the first denial
-// (escalation), before storing it: an agent killed mid-record.
+// the record of a marker exec (telemetry) or the first denial
+// (escalation), before storing it: an agent killed mid-record. Which
+// marker exec it held (the test may run several before the helper dies)
+// it writes to the held file first.
 const (
-	inFlightEnv    = "ZPAM_KERNEL_TEST_IN_FLIGHT" // ring:pin dir:mode:marker
+	inFlightEnv    = "ZPAM_KERNEL_TEST_IN_FLIGHT" // ring:pin dir:mode:held file:marker
 	inFlightReady  = "reading"
 	inFlightExec   = "exec"
 	inFlightEscal  = "escalation"
-	inFlightFields = 4
+	inFlightFields = 5
 )
 
 func inFlightHelper(spec string) int {
@@ -48,7 +52,7 @@ func inFlightHelper(spec string) int {
 		fmt.Println("bad", inFlightEnv, spec)
 		return 2
 	}
-	ring, pinDir, marker := f[0], f[1], f[3]
+	ring, pinDir, held, marker := f[0], f[1], f[3], f[4]
 	mode, err := ParseMode(f[2])
 	if err != nil {
 		fmt.Println(err)
@@ -66,6 +70,10 @@ func inFlightHelper(spec string) int {
 	if ring == inFlightExec {
 		if _, err := e.OpenTelemetry(context.Background(), TelemetryOptions{}, func(ev ProcessEvent) {
 			if hasArg(marker)(ev) {
+				if err := os.WriteFile(held, []byte(strings.Join(ev.Argv, " ")), 0o600); err != nil {
+					fmt.Println(err)
+					os.Exit(1)
+				}
 				die()
 			}
 		}); err != nil {
@@ -83,15 +91,16 @@ func inFlightHelper(spec string) int {
 	return 0
 }
 
-// startInFlightHelper starts the helper and waits until it reads.
-func startInFlightHelper(t *testing.T, ring, pinDir, marker string) *exec.Cmd {
+// startInFlightHelper starts the helper and waits until it reads; held
+// is the file it names the record it held in.
+func startInFlightHelper(t *testing.T, ring, pinDir, held, marker string) *exec.Cmd {
 	t.Helper()
 	self, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(self)
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s:%s:%s:%s", inFlightEnv, ring, pinDir, enforcingMode(t), marker))
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=%s:%s:%s:%s:%s", inFlightEnv, ring, pinDir, enforcingMode(t), held, marker))
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +135,9 @@ func waitKilled(t *testing.T, cmd *exec.Cmd, trigger func()) {
 			}
 			return
 		case <-again.C:
-			trigger() // the record it waits for was dropped (ring full)
+			// The record it waits for was dropped (ring full), or it is
+			// slow (a VM under TCG): another, told apart by the trigger.
+			trigger()
 		case <-deadline:
 			t.Fatal("the in-flight helper did not get its record within 30s")
 		}
@@ -174,19 +185,29 @@ func TestRootCountsRecordsLostInFlight(t *testing.T) {
 	}
 	tel.Close()
 
-	// Telemetry: the helper dies holding the marker's exec record.
+	// Telemetry: the helper dies holding a marker exec's record. Each
+	// exec is numbered: the ones after the held one, run before the
+	// helper's death was seen, are in the ring and come to the next
+	// reader; the held one must not.
 	m := marker(t)
-	helper := startInFlightHelper(t, inFlightExec, pinDir, m)
+	heldFile := filepath.Join(t.TempDir(), "held")
+	helper := startInFlightHelper(t, inFlightExec, pinDir, heldFile, m)
+	n := 0
 	waitKilled(t, helper, func() {
-		if err := exec.Command("/bin/true", m).Run(); err != nil {
+		n++
+		if err := exec.Command("/bin/true", m, strconv.Itoa(n)).Run(); err != nil {
 			t.Fatal(err)
 		}
 	})
+	held, err := os.ReadFile(heldFile)
+	if err != nil {
+		t.Fatalf("the killed helper did not say which record it held: %v", err)
+	}
 	tel = openTelemetry(t, e, TelemetryOptions{})
 	defer tel.Close()
 	waitLost(t, "telemetry", tel.LostInFlight, 1, func() { _ = exec.Command("/bin/true").Run() })
 	for len(tel.Events()) > 0 {
-		if ev := <-tel.Events(); hasArg(m)(ev) {
+		if ev := <-tel.Events(); hasArg(m)(ev) && strings.Join(ev.Argv, " ") == string(held) {
 			t.Fatalf("the record the killed reader held came again: %+v", ev)
 		}
 	}
@@ -194,7 +215,7 @@ func TestRootCountsRecordsLostInFlight(t *testing.T) {
 	// Escalations: the helper dies holding a denial. Only one reader may
 	// drain the ring, so ours closes first.
 	e.Close()
-	helper = startInFlightHelper(t, inFlightEscal, pinDir, "")
+	helper = startInFlightHelper(t, inFlightEscal, pinDir, heldFile, "")
 	waitKilled(t, helper, func() { wantDenied(t, testUID, gated) })
 	e = openEnforcer(t, Options{Mode: mode, PinDir: pinDir})
 	defer e.Close()
