@@ -86,6 +86,14 @@ func TestInitIsIdempotentAndCommandsWork(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "zpam1.") || strings.Count(out, "\n") != 1 {
 		t.Fatalf("token create: %d %q", code, out)
 	}
+	code, out, stderr = execute("token", "create", "--data-dir", dir, "--count", "3", "--labels", "env=fleet")
+	if toks := strings.Fields(out); code != 0 || len(toks) != 3 || toks[0] == toks[1] || toks[1] == toks[2] || !strings.HasPrefix(toks[2], "zpam1.") ||
+		!strings.HasPrefix(stderr, "3 single-use join tokens, one host each, valid until ") {
+		t.Fatalf("token create --count 3: %d %q %q; want three distinct tokens", code, out, stderr)
+	}
+	if code, _, stderr := execute("token", "create", "--data-dir", dir, "--count", "0"); code != exitUsage || !strings.Contains(stderr, "--count 0 is outside 1 to 100000") {
+		t.Fatalf("token create --count 0: %d %q", code, stderr)
+	}
 	code, out, _ = execute("user", "add", "alice", "--groups", "ops", "--data-dir", dir)
 	if code != 0 || !strings.HasPrefix(out, "otpauth://totp/ZPAM:alice?") {
 		t.Fatalf("user add: %d %q", code, out)
@@ -97,8 +105,8 @@ func TestInitIsIdempotentAndCommandsWork(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "decision: deny") {
 		t.Fatalf("policy test on the default policy: %d %q", code, out)
 	}
-	if code, out, stderr := execute("audit", "verify", "--data-dir", dir); code != 0 || !strings.HasPrefix(out, "audit trail intact: 2 events, head ") {
-		t.Fatalf("audit verify: %d %q %q; want the token and the user chained", code, out, stderr)
+	if code, out, stderr := execute("audit", "verify", "--data-dir", dir); code != 0 || !strings.HasPrefix(out, "audit trail intact: 3 events, head ") {
+		t.Fatalf("audit verify: %d %q %q; want the token, the batch of tokens and the user chained", code, out, stderr)
 	}
 }
 

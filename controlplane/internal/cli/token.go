@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"fmt"
 	"time"
@@ -24,31 +25,35 @@ func newToken(e *env) *cobra.Command {
 
 func newTokenCreate(e *env) *cobra.Command {
 	var dir, database string
-	ttl := time.Hour
+	ttl, count := time.Hour, 1
 	var labels map[string]string
 	cmd := &cobra.Command{
 		Use:   "create",
-		Short: "Print a single-use join token for one host",
+		Short: "Print a single-use join token for one host (or --count of them, one per line)",
 		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkDataDir(dir); err != nil {
 				return err
 			}
+			if count < 1 || count > enroll.MaxTokenBatch {
+				return usagef("--count %d is outside 1 to %d (one token per host)", count, enroll.MaxTokenBatch)
+			}
 			db, err := parseDatabase(dir, database)
 			if err != nil {
 				return err
 			}
-			return run(func() error { return createToken(cmd.Context(), e, config.Layout{Dir: dir}, db, ttl, labels) })
+			return run(func() error { return createTokens(cmd.Context(), e, config.Layout{Dir: dir}, db, count, ttl, labels) })
 		},
 	}
 	addDataDir(cmd, &dir)
 	addDatabase(cmd, &database)
 	cmd.Flags().Var(durationValue{&ttl}, "ttl", "how long the token stays usable (e.g. 15m, 1h)")
 	cmd.Flags().Var(labelsValue{&labels}, "labels", "labels given to the host, e.g. env=prod,role=db")
+	cmd.Flags().IntVar(&count, "count", 1, "how many tokens to print, one per line, each for one host (created in one transaction)")
 	return cmd
 }
 
-func createToken(ctx context.Context, e *env, layout config.Layout, database config.Database, ttl time.Duration, labels map[string]string) error {
+func createTokens(ctx context.Context, e *env, layout config.Layout, database config.Database, count int, ttl time.Duration, labels map[string]string) error {
 	auth, err := ca.Load(layout)
 	if err != nil {
 		return fmt.Errorf("%w (run pam-controlplane init --data-dir %s)", err, layout.Dir)
@@ -59,11 +64,21 @@ func createToken(ctx context.Context, e *env, layout config.Layout, database con
 	}
 	defer db.Close()
 	svc := enroll.New(enroll.Config{Store: db, CADER: auth.Cert.Raw})
-	tok, expires, err := svc.CreateToken(ctx, ttl, labels)
+	toks, expires, err := svc.CreateTokens(ctx, count, ttl, labels)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintln(e.stdout, tok)
-	fmt.Fprintf(e.stderr, "single-use join token, valid until %s\n", expires.UTC().Format(time.RFC3339))
+	w := bufio.NewWriter(e.stdout)
+	for _, tok := range toks {
+		fmt.Fprintln(w, tok)
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("print tokens: %w", err)
+	}
+	what := "single-use join token"
+	if count > 1 {
+		what = fmt.Sprintf("%d single-use join tokens, one host each", count)
+	}
+	fmt.Fprintf(e.stderr, "%s, valid until %s\n", what, expires.UTC().Format(time.RFC3339))
 	return nil
 }
