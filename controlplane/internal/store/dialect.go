@@ -28,6 +28,9 @@ type dialect struct {
 	// unique reports a unique-constraint violation.
 	unique func(error) bool
 	shared bool
+	// cacheStmts prepares each query once (see stmtCache). pgx caches
+	// prepared statements per connection by itself.
+	cacheStmts bool
 }
 
 // rebind turns ? placeholders into $1, $2, … for PostgreSQL. Our queries

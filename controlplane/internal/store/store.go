@@ -17,6 +17,8 @@ type Store struct {
 	db      *sql.DB
 	d       *dialect
 	inserts insertStmts
+	// stmts caches prepared statements where the dialect asks for it.
+	stmts stmtCache
 	// url is the PostgreSQL URL, for the LISTEN connection.
 	url string
 }
@@ -80,6 +82,7 @@ func (s *Store) Ping(ctx context.Context) error {
 // Close closes the database.
 func (s *Store) Close() error {
 	s.inserts.close()
+	s.stmts.close()
 	return s.db.Close()
 }
 
@@ -149,13 +152,36 @@ func (t *Tx) flush() error {
 func (t *Tx) Context() context.Context { return t.ctx }
 
 func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
+	if st := t.stmt(query); st != nil {
+		return st.ExecContext(t.ctx, args...)
+	}
 	return t.tx.ExecContext(t.ctx, t.d.rebind(query), args...)
 }
 
 func (t *Tx) queryRow(query string, args ...any) *sql.Row {
+	if st := t.stmt(query); st != nil {
+		return st.QueryRowContext(t.ctx, args...)
+	}
 	return t.tx.QueryRowContext(t.ctx, t.d.rebind(query), args...)
 }
 
 func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
+	if st := t.stmt(query); st != nil {
+		return st.QueryContext(t.ctx, args...)
+	}
 	return t.tx.QueryContext(t.ctx, t.d.rebind(query), args...)
+}
+
+// stmt is the cached statement of query bound to this transaction, or
+// nil to run it unprepared. Statements bound to a transaction are closed
+// with it; the cached ones stay prepared on their connection.
+func (t *Tx) stmt(query string) *sql.Stmt {
+	if !t.d.cacheStmts {
+		return nil
+	}
+	st := t.s.stmts.get(t.s.db, query)
+	if st == nil {
+		return nil
+	}
+	return t.tx.StmtContext(t.ctx, st)
 }
