@@ -127,6 +127,13 @@ func (s *Server) openTelemetry(m *metrics, inspector *execInspector) error {
 	return nil
 }
 
+// connReadBuffer is gRPC's read buffer per connection (32 KiB by
+// default), held for as long as an agent stays connected. It sits on top
+// of the TLS connection, which keeps whole records decrypted in its own
+// buffer, so a small one costs a few more copies out of that buffer and
+// saves 28 KiB of the control plane's memory per connected agent.
+const connReadBuffer = 4 << 10
+
 func (s *Server) buildGRPC(layout config.Layout, auth *ca.Authority, enr *enroll.Service, signer *breakglass.Signer) error {
 	tlsCfg, err := ca.ServerTLS(layout, auth)
 	if err != nil {
@@ -139,6 +146,7 @@ func (s *Server) buildGRPC(layout config.Layout, auth *ca.Authority, enr *enroll
 		grpc.ChainStreamInterceptor(authz.stream),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.ReadBufferSize(connReadBuffer),
 	)
 	agentv1.RegisterAgentServiceServer(s.grpc, &agentService{core: s.core, enroll: enr})
 	adminv1.RegisterAdminServiceServer(s.grpc, &adminService{core: s.core})
