@@ -187,7 +187,7 @@ type Sample struct {
 
 // Sample reads /proc/PID/status and /proc/PID/stat.
 func (c *ControlPlane) Sample() (Sample, error) {
-	s := Sample{At: time.Now()}
+	var s Sample
 	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.pid()))
 	if err != nil {
 		return s, fmt.Errorf("read control plane status: %w", err)
@@ -208,7 +208,10 @@ func (c *ControlPlane) Sample() (Sample, error) {
 			s.Threads = int(v)
 		}
 	}
+	// At is taken right after the CPU time: a sampler that is itself
+	// starved of CPU must not date a reading earlier than it was made.
 	s.CPU, err = cpuTime(c.pid())
+	s.At = time.Now()
 	return s, err
 }
 
