@@ -44,6 +44,12 @@ func (s *Service) elevate(tx *store.Tx, out *outbox, in Elevation, now time.Time
 	if err != nil {
 		return store.Request{}, err
 	}
+	return s.elevateOn(tx, out, in, host, now)
+}
+
+// elevateOn is elevate on in.HostID's host, already read in tx: a
+// workload's request for a thousand hosts reads them all at once.
+func (s *Service) elevateOn(tx *store.Tx, out *outbox, in Elevation, host store.Host, now time.Time) (store.Request, error) {
 	user, registered, err := lookupUser(tx, in.User)
 	if err != nil {
 		return store.Request{}, err

@@ -46,7 +46,7 @@ func (s *Service) RequestWorkloadGrant(ctx context.Context, in WorkloadRequest) 
 			if err := el.validate(); err != nil {
 				return err
 			}
-			r, err := s.elevate(tx, out, el, s.now())
+			r, err := s.elevateOn(tx, out, el, h, s.now())
 			if err != nil {
 				return err
 			}
