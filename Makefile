@@ -86,6 +86,7 @@ bench: build ## benchmarks (figures and method in BENCHMARKS.md)
 	go test ./controlplane/internal/server/ -run '^$$' -bench Upload -benchtime 400x -cpu 2
 	go run ./tests/bench/vmbench $(VMBENCHFLAGS)
 	go test -count=1 ./tests/bench/replicas -run '^$$' -bench . -benchtime 1x -args -bin $(CURDIR)/$(BIN) $(HABENCHFLAGS)
+	go test -count=1 -timeout 60m ./tests/bench/fleetbench -run '^$$' -bench . -benchtime 1x -args -bin $(CURDIR)/$(BIN) $(FLEETBENCHFLAGS)
 
 packages: VERSION = $(PKG_VERSION)
 packages: docs ## .deb and .rpm of pam-agent and pam-controlplane into dist/ (or DIST=dir; PKG_VERSION=1.2.3 overrides the version)

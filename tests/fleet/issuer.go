@@ -112,19 +112,6 @@ func (is *Issuer) RevokeGrant(ctx context.Context, g Grant) error {
 	return nil
 }
 
-// GrantGroup asks, as the workload, for ServiceAccount on every host
-// labelled labels and waits for each UPSERT; it returns the grants and
-// each host's latency.
-func (is *Issuer) GrantGroup(ctx context.Context, labels map[string]string) ([]Grant, []time.Duration, error) {
-	t0 := time.Now()
-	grants, err := is.RequestGroup(ctx, labels)
-	if err != nil {
-		return nil, nil, err
-	}
-	lats, err := is.Await(ctx, t0, agentv1.GrantEvent_KIND_UPSERT, grants)
-	return grants, lats, err
-}
-
 // RequestGroup asks, as the workload, for ServiceAccount on every host
 // labelled labels: one request per host, decided in one transaction.
 func (is *Issuer) RequestGroup(ctx context.Context, labels map[string]string) ([]Grant, error) {
