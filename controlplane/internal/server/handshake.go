@@ -1,6 +1,7 @@
 package server
 
 import (
+	"errors"
 	"net"
 	"time"
 
@@ -26,21 +27,38 @@ const maxHandshakes = 256
 // shut every agent out.
 const handshakeTimeout = 10 * time.Second
 
-// boundedCreds runs at most cap(slots) server handshakes at a time.
+// maxHandshakeWait is how long a connection may wait for a slot. The
+// agent gives a connection attempt 10 s (cpclient's MinConnectTimeout)
+// and then starts again; a connection that waited half of that is
+// closed at once rather than handshaken, so that the CPU goes to
+// handshakes whose agent still waits and not to those it is about to
+// give up on (an abandoned handshake costs as much as a finished one).
+const maxHandshakeWait = 5 * time.Second
+
+// errHandshakeQueue ends a connection that waited too long for a slot.
+var errHandshakeQueue = errors.New("too many TLS handshakes in progress; reconnect later")
+
+// boundedCreds runs at most cap(slots) server handshakes at a time and
+// closes connections that waited longer than maxWait for a slot.
 type boundedCreds struct {
 	credentials.TransportCredentials
-	slots chan struct{}
+	slots   chan struct{}
+	maxWait time.Duration
 }
 
-func boundHandshakes(c credentials.TransportCredentials, n int) credentials.TransportCredentials {
-	return &boundedCreds{TransportCredentials: c, slots: make(chan struct{}, n)}
+func boundHandshakes(c credentials.TransportCredentials, n int, maxWait time.Duration) credentials.TransportCredentials {
+	return &boundedCreds{TransportCredentials: c, slots: make(chan struct{}, n), maxWait: maxWait}
 }
 
 // ServerHandshake waits for a slot. gRPC clears the connection's
 // deadline once the handshake is done.
 func (c *boundedCreds) ServerHandshake(conn net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	queued := time.Now()
 	c.slots <- struct{}{}
 	defer func() { <-c.slots }()
+	if time.Since(queued) > c.maxWait {
+		return nil, nil, errHandshakeQueue
+	}
 	if err := conn.SetDeadline(time.Now().Add(handshakeTimeout)); err != nil {
 		return nil, nil, err
 	}
@@ -49,5 +67,5 @@ func (c *boundedCreds) ServerHandshake(conn net.Conn) (net.Conn, credentials.Aut
 
 // Clone shares the slots: a clone serves the same listener.
 func (c *boundedCreds) Clone() credentials.TransportCredentials {
-	return &boundedCreds{TransportCredentials: c.TransportCredentials.Clone(), slots: c.slots}
+	return &boundedCreds{TransportCredentials: c.TransportCredentials.Clone(), slots: c.slots, maxWait: c.maxWait}
 }

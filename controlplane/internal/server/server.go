@@ -141,7 +141,7 @@ func (s *Server) buildGRPC(layout config.Layout, auth *ca.Authority, enr *enroll
 	}
 	authz := &authorizer{hostActive: s.core.HostActive}
 	s.grpc = grpc.NewServer(
-		grpc.Creds(boundHandshakes(credentials.NewTLS(tlsCfg), maxHandshakes)),
+		grpc.Creds(boundHandshakes(credentials.NewTLS(tlsCfg), maxHandshakes, maxHandshakeWait)),
 		grpc.ChainUnaryInterceptor(authz.unary),
 		grpc.ChainStreamInterceptor(authz.stream),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
