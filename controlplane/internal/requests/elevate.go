@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/zpam/zpam/controlplane/internal/errdefs"
 	"github.com/zpam/zpam/controlplane/internal/policy"
+	"github.com/zpam/zpam/controlplane/internal/risk"
 	"github.com/zpam/zpam/controlplane/internal/store"
 )
 
@@ -44,17 +45,18 @@ func (s *Service) elevate(tx *store.Tx, out *outbox, in Elevation, now time.Time
 	if err != nil {
 		return store.Request{}, err
 	}
-	return s.elevateOn(tx, out, in, host, now)
+	return s.elevateOn(tx, out, in, host, nil, now)
 }
 
-// elevateOn is elevate on in.HostID's host, already read in tx: a
-// workload's request for a thousand hosts reads them all at once.
-func (s *Service) elevateOn(tx *store.Tx, out *outbox, in Elevation, host store.Host, now time.Time) (store.Request, error) {
+// elevateOn is elevate on in.HostID's host, already read in tx, scored
+// against past when it is not nil: a workload's request for a thousand
+// hosts reads them, and its requester's history, once.
+func (s *Service) elevateOn(tx *store.Tx, out *outbox, in Elevation, host store.Host, past *risk.History, now time.Time) (store.Request, error) {
 	user, registered, err := lookupUser(tx, in.User)
 	if err != nil {
 		return store.Request{}, err
 	}
-	assessed, err := s.assess(tx, subjectOf(in, host, now), user)
+	assessed, err := s.assess(tx, subjectOf(in, host, now), user, past)
 	if err != nil {
 		return store.Request{}, err
 	}

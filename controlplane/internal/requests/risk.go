@@ -15,10 +15,17 @@ var riskySeverities = []string{detect.Medium.String(), detect.High.String(), det
 
 // assess scores a request from the store's history of the person, with
 // the weights of the policy in force.
-func (s *Service) assess(tx *store.Tx, subj risk.Subject, user store.User) (risk.Assessment, error) {
-	h, err := history(tx, subj.User, subj.Time)
-	if err != nil {
-		return risk.Assessment{}, err
+// A non-nil past is the history already read for this request's call
+// (a workload's request for a group of hosts).
+func (s *Service) assess(tx *store.Tx, subj risk.Subject, user store.User, past *risk.History) (risk.Assessment, error) {
+	var h risk.History
+	if past != nil {
+		h = *past
+	} else {
+		var err error
+		if h, err = history(tx, subj.User, subj.Time); err != nil {
+			return risk.Assessment{}, err
+		}
 	}
 	h.OTPFailures = user.OTPFailures
 	return risk.Score(h, subj, s.policy.Current().RiskWeights), nil
@@ -71,7 +78,7 @@ func (s *Service) AssessRisk(ctx context.Context, q RiskQuery) (risk.Assessment,
 		}
 		subj := risk.Subject{User: q.User, HostID: host.ID, Hostname: host.Hostname, SourceAddress: q.SourceAddress,
 			TTY: q.TTY, Workload: q.Workload, Duration: q.Duration, Time: q.Time}
-		a, err = s.assess(tx, subj, user)
+		a, err = s.assess(tx, subj, user, nil)
 		return err
 	})
 	return a, err
