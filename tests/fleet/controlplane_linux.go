@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -21,6 +20,8 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
+
+	"github.com/zpam/zpam/tests/freeport"
 )
 
 // ControlPlane is a real `pam-controlplane serve` process on a data
@@ -111,12 +112,12 @@ func (c *ControlPlane) Start(ctx context.Context) error {
 func (c *ControlPlane) chooseAddrs() error {
 	var err error
 	if c.Listen == "" {
-		if c.Listen, err = freeAddr(); err != nil {
+		if c.Listen, err = freeport.Addr(); err != nil {
 			return err
 		}
 	}
 	if c.HTTP == "" {
-		c.HTTP, err = freeAddr()
+		c.HTTP, err = freeport.Addr()
 	}
 	return err
 }
@@ -284,13 +285,4 @@ func (c *ControlPlane) Conn(certFile, keyFile string) (*grpc.ClientConn, error) 
 	pool.AppendCertsFromPEM(caPEM)
 	return grpc.NewClient(c.Listen, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{
 		MinVersion: tls.VersionTLS13, RootCAs: pool, Certificates: []tls.Certificate{cert}})))
-}
-
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
 }

@@ -32,6 +32,7 @@ import (
 	"github.com/zpam/zpam/tests/bench/benchstat"
 	"github.com/zpam/zpam/tests/fleet"
 	"github.com/zpam/zpam/tests/pgtest"
+	"github.com/zpam/zpam/tests/prereq"
 )
 
 var (
@@ -51,7 +52,7 @@ var (
 
 func BenchmarkFleet(b *testing.B) {
 	if *binDir == "" {
-		b.Skip("pass -args -bin DIR with pam-controlplane in it (make bench does)")
+		prereq.Missing(b, "pass -args -bin DIR with pam-controlplane in it (make bench does)")
 	}
 	bin, err := filepath.Abs(filepath.Join(*binDir, "pam-controlplane"))
 	if err != nil {
