@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
-/* Process telemetry: one record per exec and per process exit, and the
- * attribution of process trees to the grant they were elevated under
- * (inherited on fork, dropped on exit). Records go to their own ring
+/* Process telemetry: one record per exec and per process exit, each with
+ * the grant its process tree was elevated under. The tree's tag is kept by
+ * the enforcement programs (inherited on fork); the exit program here drops
+ * it, after reading it for the exit record. Records go to their own ring
  * buffer, so a flood of execs can never crowd out the escalation events
  * of enforce.bpf.c; a record that finds the ring full is counted.
  *
@@ -331,25 +332,5 @@ int BPF_PROG(zpam_tele_exit, struct task_struct *p)
 	}
 	tgid = BPF_CORE_READ(p, tgid);
 	bpf_map_delete_elem(&zpam_attrib, &tgid);
-	return 0;
-}
-
-/* A new process inherits its parent's tag; a new thread shares it. */
-SEC("tp_btf/sched_process_fork")
-int BPF_PROG(zpam_tele_fork, struct task_struct *parent, struct task_struct *child)
-{
-	struct attrib *a;
-	struct attrib c;
-	__u32 tgid = BPF_CORE_READ(child, tgid);
-
-	if (BPF_CORE_READ(child, pid) != tgid)
-		return 0;
-	a = attrib_of(parent);
-	if (!a)
-		return 0;
-	c.start_ns = BPF_CORE_READ(child, start_boottime);
-	__builtin_memcpy(c.grant_id, a->grant_id, sizeof(c.grant_id));
-	bpf_map_update_elem(&zpam_attrib, &tgid, &c, BPF_ANY);
-	tcount(ZPAM_TCOUNTER_FORKS_TAGGED);
 	return 0;
 }

@@ -31,6 +31,10 @@ enum zpam_mode {
 enum zpam_event_kind {
 	ZPAM_EVENT_ESCALATION_DENIED = 1,
 	ZPAM_EVENT_ESCALATION_ALLOWED = 2,
+	/* An exec (or setuid-family call) that would run a program with euid 0
+	 * in the tree of a scoped grant, and that program is not one of the
+	 * grant's commands. grant_id names the grant. */
+	ZPAM_EVENT_SCOPE_DENIED = 3,
 };
 
 enum zpam_counter {
@@ -91,9 +95,24 @@ struct file_id {
 	__u64 ino;
 };
 
+/* Bits of settings.active: what the hooks must look at beyond the common
+ * path. Each is set only while there is something to find, so an exec or
+ * fork on a host without scoped or terminating grants pays nothing more. */
+enum zpam_active {
+	/* Some grant is scoped (zpam_grant_state has ZPAM_GRANT_SCOPED). */
+	ZPAM_ACTIVE_SCOPED = 1,
+	/* Some grant's tree is being terminated (ZPAM_GRANT_TERMINATING). */
+	ZPAM_ACTIVE_TERMINATING = 2,
+	/* The telemetry exit program is attached and drops tags itself, after
+	 * reading them for the exit record; the enforcement one leaves them. */
+	ZPAM_ACTIVE_TELEMETRY_UNTAGS = 4,
+};
+
 struct settings {
 	__u32 mode;
-	__u32 _pad;
+	/* enum zpam_active bits. The field was padding before, so a map pinned
+	 * by an older agent has the same layout. */
+	__u32 active;
 	/* Capabilities whose gain by a non-root exec is an escalation, as a
 	 * bit mask of CAP_* numbers (file-capability binaries). */
 	__u64 cap_mask;
@@ -119,6 +138,34 @@ struct event {
 	char filename[ZPAM_PATH_LEN];
 };
 
+/* What the kernel holds about a grant beyond its entry in zpam_grants,
+ * keyed by grant id. It outlives the grant: a tree elevated under a scoped
+ * grant stays scoped after the grant ends, and the agent removes the state
+ * only once no process of the tree is left. */
+enum zpam_grant_flag {
+	/* Only the grant's commands (zpam_scope) and the launchers
+	 * (zpam_launchers) may run with euid 0 in its tree. */
+	ZPAM_GRANT_SCOPED = 1,
+	/* Revoked with terminate: a process of its tree that forks or execs
+	 * is killed, so the tree cannot outgrow the agent's sweep. */
+	ZPAM_GRANT_TERMINATING = 2,
+};
+
+struct grant_ref {
+	char id[ZPAM_GRANT_ID_LEN];
+};
+
+struct grant_state {
+	__u32 flags;
+	__u32 _pad;
+};
+
+/* One command of a scoped grant, by file identity. */
+struct scope_key {
+	char grant_id[ZPAM_GRANT_ID_LEN];
+	struct file_id file;
+};
+
 /* Telemetry: what a process record reports. */
 enum zpam_proc_kind {
 	ZPAM_PROC_EXEC = 1,
@@ -135,7 +182,7 @@ enum zpam_tcounter {
 	ZPAM_TCOUNTER_EXECS = 0,
 	ZPAM_TCOUNTER_EXITS = 1,
 	ZPAM_TCOUNTER_RINGBUF_DROPS = 2,
-	ZPAM_TCOUNTER_FORKS_TAGGED = 3,
+	ZPAM_TCOUNTER_FORKS_TAGGED = 3, /* no longer counted: forks are tagged by enforcement */
 	ZPAM_TCOUNTER_MAX = 4,
 };
 

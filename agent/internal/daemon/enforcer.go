@@ -54,7 +54,6 @@ type Telemetry interface {
 // kernelEnforcer adapts *kernel.Enforcer to Enforcer.
 type kernelEnforcer struct {
 	*kernel.Enforcer
-	pinDir string
 }
 
 func (k kernelEnforcer) OpenTelemetry(ctx context.Context, opts kernel.TelemetryOptions, handle func(kernel.ProcessEvent)) (Telemetry, error) {
@@ -65,8 +64,6 @@ func (k kernelEnforcer) OpenTelemetry(ctx context.Context, opts kernel.Telemetry
 	return t, nil
 }
 
-func (k kernelEnforcer) RemoveTelemetry() error { return kernel.RemoveTelemetry(k.pinDir) }
-
 var _ Telemetry = (*kernel.Telemetry)(nil)
 
 // OpenKernel opens the real enforcer. It returns a nil interface, not a
@@ -76,5 +73,5 @@ func OpenKernel(ctx context.Context, opts kernel.Options, log *slog.Logger) (Enf
 	if err != nil {
 		return nil, err
 	}
-	return kernelEnforcer{Enforcer: e, pinDir: opts.PinDir}, nil
+	return kernelEnforcer{Enforcer: e}, nil
 }

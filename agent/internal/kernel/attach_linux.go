@@ -158,8 +158,9 @@ func adoptOrAttach(spec *ebpf.CollectionSpec, p program, opts *ebpf.CollectionOp
 		return attachOne(spec, p, opts)
 	}
 	pin := filepath.Join(pinDir, p.pin)
+	dropPin(pin + replacingSuffix) // a replacement an agent did not finish
 	if l, err := link.LoadPinnedLink(pin, nil); err == nil {
-		return l, nil
+		return adoptOrReplace(spec, p, opts, pin, l), nil
 	}
 	l, err := attachOne(spec, p, opts)
 	if err != nil {

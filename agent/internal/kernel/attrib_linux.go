@@ -18,19 +18,7 @@ const tickNs = 10_000_000
 // Attribution lists the processes the kernel attributes to a grant, by
 // pid, with the start each tag was made for.
 func (t *Telemetry) Attribution() ([]Tagged, error) {
-	var (
-		pid uint32
-		a   telemetryAttrib
-		out []Tagged
-	)
-	it := t.maps.ZpamAttrib.Iterate()
-	for it.Next(&pid, &a) {
-		out = append(out, Tagged{PID: pid, StartTicks: a.StartNs / tickNs, GrantID: cString(a.GrantId[:])})
-	}
-	if err := it.Err(); err != nil {
-		return nil, fmt.Errorf("read attribution: %w", err)
-	}
-	return out, nil
+	return t.e.tags()
 }
 
 // Tag attributes a live process to a grant, as the kernel does on an

@@ -76,6 +76,11 @@ func probeMode(mode Mode) ([]string, error) {
 		return nil, err
 	}
 	defer a.close()
+	tree, err := attachHook(spec, treeHook, opts, "")
+	if err != nil {
+		return nil, fmt.Errorf("process tree hook: %w", err)
+	}
+	defer tree.close()
 	return a.gaps, selfTest(maps.ZpamCounters)
 }
 

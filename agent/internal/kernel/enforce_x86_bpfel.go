@@ -51,16 +51,33 @@ type enforceGrantKey struct {
 	Session uint32
 }
 
+type enforceGrantRef struct {
+	_  structs.HostLayout
+	Id [40]int8
+}
+
+type enforceGrantState struct {
+	_     structs.HostLayout
+	Flags uint32
+	Pad   uint32
+}
+
 type enforceGrantValue struct {
 	_          structs.HostLayout
 	DeadlineNs uint64
 	Id         [40]int8
 }
 
+type enforceScopeKey struct {
+	_       structs.HostLayout
+	GrantId [40]int8
+	File    enforceFileId
+}
+
 type enforceSettings struct {
 	_       structs.HostLayout
 	Mode    uint32
-	Pad     uint32
+	Active  uint32
 	CapMask uint64
 }
 
@@ -69,6 +86,14 @@ type enforceSetuidEntry struct {
 	Uid  uint32
 	Euid uint32
 }
+
+type enforceZpamActive uint32
+
+const (
+	enforceZpamActiveZPAM_ACTIVE_SCOPED           enforceZpamActive = 1
+	enforceZpamActiveZPAM_ACTIVE_TERMINATING      enforceZpamActive = 2
+	enforceZpamActiveZPAM_ACTIVE_TELEMETRY_UNTAGS enforceZpamActive = 4
+)
 
 type enforceZpamCounter uint32
 
@@ -85,6 +110,14 @@ type enforceZpamEventKind uint32
 const (
 	enforceZpamEventKindZPAM_EVENT_ESCALATION_DENIED  enforceZpamEventKind = 1
 	enforceZpamEventKindZPAM_EVENT_ESCALATION_ALLOWED enforceZpamEventKind = 2
+	enforceZpamEventKindZPAM_EVENT_SCOPE_DENIED       enforceZpamEventKind = 3
+)
+
+type enforceZpamGrantFlag uint32
+
+const (
+	enforceZpamGrantFlagZPAM_GRANT_SCOPED      enforceZpamGrantFlag = 1
+	enforceZpamGrantFlagZPAM_GRANT_TERMINATING enforceZpamGrantFlag = 2
 )
 
 type enforceZpamMode uint32
@@ -112,7 +145,10 @@ const (
 	enforceMapZpamEvents          = "zpam_events"
 	enforceMapZpamEventsHanded    = "zpam_events_handed"
 	enforceMapZpamEventsSeq       = "zpam_events_seq"
+	enforceMapZpamGrantState      = "zpam_grant_state"
 	enforceMapZpamGrants          = "zpam_grants"
+	enforceMapZpamLaunchers       = "zpam_launchers"
+	enforceMapZpamScope           = "zpam_scope"
 	enforceMapZpamSettings        = "zpam_settings"
 	enforceMapZpamSetuidEntry     = "zpam_setuid_entry"
 	enforceProgZpamEnterSetresuid = "zpam_enter_setresuid"
@@ -120,12 +156,16 @@ const (
 	enforceProgZpamEnterSetuid    = "zpam_enter_setuid"
 	enforceProgZpamExecLsm        = "zpam_exec_lsm"
 	enforceProgZpamExecSignal     = "zpam_exec_signal"
+	enforceProgZpamExit           = "zpam_exit"
 	enforceProgZpamExitSetresuid  = "zpam_exit_setresuid"
 	enforceProgZpamExitSetreuid   = "zpam_exit_setreuid"
 	enforceProgZpamExitSetuid     = "zpam_exit_setuid"
+	enforceProgZpamFork           = "zpam_fork"
 	enforceProgZpamSetuidLsm      = "zpam_setuid_lsm"
+	enforceVarUnusedActive        = "unused_active"
 	enforceVarUnusedCounter       = "unused_counter"
 	enforceVarUnusedEvent         = "unused_event"
+	enforceVarUnusedGrantFlag     = "unused_grant_flag"
 	enforceVarUnusedKind          = "unused_kind"
 	enforceVarUnusedMode          = "unused_mode"
 	enforceVarUnusedVia           = "unused_via"
@@ -178,9 +218,11 @@ type enforceProgramSpecs struct {
 	ZpamEnterSetuid    *ebpf.ProgramSpec `ebpf:"zpam_enter_setuid"`
 	ZpamExecLsm        *ebpf.ProgramSpec `ebpf:"zpam_exec_lsm"`
 	ZpamExecSignal     *ebpf.ProgramSpec `ebpf:"zpam_exec_signal"`
+	ZpamExit           *ebpf.ProgramSpec `ebpf:"zpam_exit"`
 	ZpamExitSetresuid  *ebpf.ProgramSpec `ebpf:"zpam_exit_setresuid"`
 	ZpamExitSetreuid   *ebpf.ProgramSpec `ebpf:"zpam_exit_setreuid"`
 	ZpamExitSetuid     *ebpf.ProgramSpec `ebpf:"zpam_exit_setuid"`
+	ZpamFork           *ebpf.ProgramSpec `ebpf:"zpam_fork"`
 	ZpamSetuidLsm      *ebpf.ProgramSpec `ebpf:"zpam_setuid_lsm"`
 }
 
@@ -194,7 +236,10 @@ type enforceMapSpecs struct {
 	ZpamEvents       *ebpf.MapSpec `ebpf:"zpam_events"`
 	ZpamEventsHanded *ebpf.MapSpec `ebpf:"zpam_events_handed"`
 	ZpamEventsSeq    *ebpf.MapSpec `ebpf:"zpam_events_seq"`
+	ZpamGrantState   *ebpf.MapSpec `ebpf:"zpam_grant_state"`
 	ZpamGrants       *ebpf.MapSpec `ebpf:"zpam_grants"`
+	ZpamLaunchers    *ebpf.MapSpec `ebpf:"zpam_launchers"`
+	ZpamScope        *ebpf.MapSpec `ebpf:"zpam_scope"`
 	ZpamSettings     *ebpf.MapSpec `ebpf:"zpam_settings"`
 	ZpamSetuidEntry  *ebpf.MapSpec `ebpf:"zpam_setuid_entry"`
 }
@@ -203,11 +248,13 @@ type enforceMapSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type enforceVariableSpecs struct {
-	UnusedCounter *ebpf.VariableSpec `ebpf:"unused_counter"`
-	UnusedEvent   *ebpf.VariableSpec `ebpf:"unused_event"`
-	UnusedKind    *ebpf.VariableSpec `ebpf:"unused_kind"`
-	UnusedMode    *ebpf.VariableSpec `ebpf:"unused_mode"`
-	UnusedVia     *ebpf.VariableSpec `ebpf:"unused_via"`
+	UnusedActive    *ebpf.VariableSpec `ebpf:"unused_active"`
+	UnusedCounter   *ebpf.VariableSpec `ebpf:"unused_counter"`
+	UnusedEvent     *ebpf.VariableSpec `ebpf:"unused_event"`
+	UnusedGrantFlag *ebpf.VariableSpec `ebpf:"unused_grant_flag"`
+	UnusedKind      *ebpf.VariableSpec `ebpf:"unused_kind"`
+	UnusedMode      *ebpf.VariableSpec `ebpf:"unused_mode"`
+	UnusedVia       *ebpf.VariableSpec `ebpf:"unused_via"`
 }
 
 // enforceObjects contains all objects after they have been loaded into the kernel.
@@ -236,7 +283,10 @@ type enforceMaps struct {
 	ZpamEvents       *ebpf.Map `ebpf:"zpam_events"`
 	ZpamEventsHanded *ebpf.Map `ebpf:"zpam_events_handed"`
 	ZpamEventsSeq    *ebpf.Map `ebpf:"zpam_events_seq"`
+	ZpamGrantState   *ebpf.Map `ebpf:"zpam_grant_state"`
 	ZpamGrants       *ebpf.Map `ebpf:"zpam_grants"`
+	ZpamLaunchers    *ebpf.Map `ebpf:"zpam_launchers"`
+	ZpamScope        *ebpf.Map `ebpf:"zpam_scope"`
 	ZpamSettings     *ebpf.Map `ebpf:"zpam_settings"`
 	ZpamSetuidEntry  *ebpf.Map `ebpf:"zpam_setuid_entry"`
 }
@@ -249,7 +299,10 @@ func (m *enforceMaps) Close() error {
 		m.ZpamEvents,
 		m.ZpamEventsHanded,
 		m.ZpamEventsSeq,
+		m.ZpamGrantState,
 		m.ZpamGrants,
+		m.ZpamLaunchers,
+		m.ZpamScope,
 		m.ZpamSettings,
 		m.ZpamSetuidEntry,
 	)
@@ -259,11 +312,13 @@ func (m *enforceMaps) Close() error {
 //
 // It can be passed to loadEnforceObjects or ebpf.CollectionSpec.LoadAndAssign.
 type enforceVariables struct {
-	UnusedCounter *ebpf.Variable `ebpf:"unused_counter"`
-	UnusedEvent   *ebpf.Variable `ebpf:"unused_event"`
-	UnusedKind    *ebpf.Variable `ebpf:"unused_kind"`
-	UnusedMode    *ebpf.Variable `ebpf:"unused_mode"`
-	UnusedVia     *ebpf.Variable `ebpf:"unused_via"`
+	UnusedActive    *ebpf.Variable `ebpf:"unused_active"`
+	UnusedCounter   *ebpf.Variable `ebpf:"unused_counter"`
+	UnusedEvent     *ebpf.Variable `ebpf:"unused_event"`
+	UnusedGrantFlag *ebpf.Variable `ebpf:"unused_grant_flag"`
+	UnusedKind      *ebpf.Variable `ebpf:"unused_kind"`
+	UnusedMode      *ebpf.Variable `ebpf:"unused_mode"`
+	UnusedVia       *ebpf.Variable `ebpf:"unused_via"`
 }
 
 // enforcePrograms contains all programs after they have been loaded into the kernel.
@@ -275,9 +330,11 @@ type enforcePrograms struct {
 	ZpamEnterSetuid    *ebpf.Program `ebpf:"zpam_enter_setuid"`
 	ZpamExecLsm        *ebpf.Program `ebpf:"zpam_exec_lsm"`
 	ZpamExecSignal     *ebpf.Program `ebpf:"zpam_exec_signal"`
+	ZpamExit           *ebpf.Program `ebpf:"zpam_exit"`
 	ZpamExitSetresuid  *ebpf.Program `ebpf:"zpam_exit_setresuid"`
 	ZpamExitSetreuid   *ebpf.Program `ebpf:"zpam_exit_setreuid"`
 	ZpamExitSetuid     *ebpf.Program `ebpf:"zpam_exit_setuid"`
+	ZpamFork           *ebpf.Program `ebpf:"zpam_fork"`
 	ZpamSetuidLsm      *ebpf.Program `ebpf:"zpam_setuid_lsm"`
 }
 
@@ -288,9 +345,11 @@ func (p *enforcePrograms) Close() error {
 		p.ZpamEnterSetuid,
 		p.ZpamExecLsm,
 		p.ZpamExecSignal,
+		p.ZpamExit,
 		p.ZpamExitSetresuid,
 		p.ZpamExitSetreuid,
 		p.ZpamExitSetuid,
+		p.ZpamFork,
 		p.ZpamSetuidLsm,
 	)
 }

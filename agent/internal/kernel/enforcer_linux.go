@@ -37,11 +37,22 @@ type Enforcer struct {
 	drops  atomic.Uint64
 	// hand counts events an earlier agent read and never stored.
 	hand *handover
-	// allowlist is kept to re-resolve: a package upgrade replaces a helper
-	// with a new inode, and the old identity must stop being trusted.
+	// allowlist and launchers are kept to re-resolve: a package upgrade
+	// replaces a helper with a new inode, and the old identity must stop
+	// being trusted.
 	allowlist []string
+	launchers []string
 	capMask   uint64
 	wg        sync.WaitGroup
+
+	// settingsMu guards the settings map's value, written whole: the mode
+	// the programs act in and the active bits.
+	settingsMu   sync.Mutex
+	settingsMode Mode
+	active       uint32
+	// stateMu serialises changes of grant states (scoped, terminating).
+	stateMu sync.Mutex
+	scopes  scopeBook
 }
 
 // Open loads the programs, re-adopting pinned maps and links from a previous
@@ -67,12 +78,17 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Enforcer, error
 	if spec.Maps[enforceMapZpamEventsHanded].MaxEntries, err = handoverEntries(); err != nil {
 		return nil, err
 	}
-	e := &Enforcer{log: log, pinDir: opts.PinDir, events: make(chan Event, 4096), allowlist: opts.Allowlist, capMask: opts.capMask}
+	e := &Enforcer{log: log, pinDir: opts.PinDir, events: make(chan Event, 4096), allowlist: opts.Allowlist,
+		launchers: opts.Launchers, capMask: opts.capMask, scopes: newScopeBook()}
 	collOpts := &ebpf.CollectionOptions{Maps: ebpf.MapOptions{PinPath: opts.PinDir}}
 	if err := spec.LoadAndAssign(&e.maps, collOpts); err != nil {
 		return nil, fmt.Errorf("load maps (pinned at %s): %w", opts.PinDir, err)
 	}
 	if e.hand, err = openHandover(e.maps.ZpamEventsHanded); err != nil {
+		e.maps.Close()
+		return nil, err
+	}
+	if err := e.loadActive(); err != nil {
 		e.maps.Close()
 		return nil, err
 	}
@@ -83,6 +99,11 @@ func Open(ctx context.Context, opts Options, log *slog.Logger) (*Enforcer, error
 		e.maps.Close()
 		return nil, err
 	}
+	if err := e.attachTree(spec, collOpts); err != nil {
+		e.Close()
+		return nil, err
+	}
+	e.untagSelf()
 	if n, err := e.RefreshAllowlist(); err != nil {
 		e.Close()
 		return nil, err
@@ -172,8 +193,10 @@ func (e *Enforcer) tryMode(spec *ebpf.CollectionSpec, mode Mode, pinDir string, 
 
 // setMode tells the programs what to do on a denial.
 func (e *Enforcer) setMode(m Mode) error {
-	s := enforceSettings{Mode: modeValues[m], CapMask: e.capMask}
-	if err := e.maps.ZpamSettings.Put(uint32(0), s); err != nil {
+	e.settingsMu.Lock()
+	defer e.settingsMu.Unlock()
+	e.settingsMode = m
+	if err := e.writeSettings(); err != nil {
 		return fmt.Errorf("write mode: %w", err)
 	}
 	return nil
@@ -210,7 +233,7 @@ func Uninstall(pinDir string) error {
 	if err := disarm(pinDir); err != nil {
 		return err
 	}
-	for _, h := range append(allHooks, telemetryHook) {
+	for _, h := range append(allHooks, telemetryHook, treeHook, retiredHook) {
 		if err := unpinHook(pinDir, h); err != nil {
 			return err
 		}
@@ -239,10 +262,27 @@ func disarm(pinDir string) error {
 	return nil
 }
 
-// RefreshAllowlist re-resolves the allowlisted paths to their current file
-// identities and makes the kernel map match; call it periodically so a
-// replaced helper keeps working and its old inode stops being trusted.
+// RefreshAllowlist re-resolves the allowlisted helpers and the launchers
+// to their current file identities and makes the kernel maps match; call
+// it periodically so a replaced helper keeps working and its old inode
+// stops being trusted. It returns how many helpers it resolved.
 func (e *Enforcer) RefreshAllowlist() (int, error) {
 	resolved, err := syncAllowlist(e.maps.ZpamAllowlist, e.allowlist)
-	return len(resolved), err
+	if err != nil {
+		return len(resolved), err
+	}
+	if _, err := syncAllowlist(e.maps.ZpamLaunchers, e.launchers); err != nil {
+		return len(resolved), fmt.Errorf("launchers: %w", err)
+	}
+	return len(resolved), nil
+}
+
+// untagSelf drops a tag the agent's own process may carry (started from
+// an elevated shell): its children must not inherit a grant, and a tree
+// being terminated must not include the agent.
+func (e *Enforcer) untagSelf() {
+	pid := uint32(os.Getpid())
+	if err := e.maps.ZpamAttrib.Delete(pid); err != nil && !errors.Is(err, ebpf.ErrKeyNotExist) {
+		e.log.Warn("drop the agent's own attribution", "err", err)
+	}
 }

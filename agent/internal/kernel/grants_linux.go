@@ -7,7 +7,8 @@ import (
 	"github.com/cilium/ebpf"
 )
 
-// PutGrant writes or replaces the entry for (UID, SessionID).
+// PutGrant writes or replaces the entry for (UID, SessionID). A scoped
+// grant's commands are written first, so it is never live unscoped.
 func (e *Enforcer) PutGrant(g Grant) error {
 	if len(g.ID) == 0 || len(g.ID) >= GrantIDLen {
 		return fmt.Errorf("grant id %q must be 1 to %d bytes", g.ID, GrantIDLen-1)
@@ -15,6 +16,11 @@ func (e *Enforcer) PutGrant(g Grant) error {
 	deadline := deadlineFor(g.ExpiresAt)
 	if deadline <= uint64(bootNow()) {
 		return fmt.Errorf("write grant %s: %w", g.ID, ErrGrantExpired)
+	}
+	if len(g.Commands) > 0 {
+		if err := e.putScope(g.ID, g.Commands); err != nil {
+			return fmt.Errorf("write grant %s: %w", g.ID, err)
+		}
 	}
 	v := enforceGrantValue{DeadlineNs: deadline}
 	for i := range len(g.ID) {

@@ -11,7 +11,10 @@ func (m *enforceMaps) replacements() map[string]*ebpf.Map {
 		enforceMapZpamEvents:       m.ZpamEvents,
 		enforceMapZpamEventsSeq:    m.ZpamEventsSeq,
 		enforceMapZpamEventsHanded: m.ZpamEventsHanded,
+		enforceMapZpamGrantState:   m.ZpamGrantState,
 		enforceMapZpamGrants:       m.ZpamGrants,
+		enforceMapZpamLaunchers:    m.ZpamLaunchers,
+		enforceMapZpamScope:        m.ZpamScope,
 		enforceMapZpamSettings:     m.ZpamSettings,
 		enforceMapZpamSetuidEntry:  m.ZpamSetuidEntry,
 	}

@@ -100,3 +100,12 @@ func TestRootTelemetryAttributesSudoAndSuSessions(t *testing.T) {
 		t.Fatalf("sudo after the grant ended: %v; want denied", err)
 	}
 }
+
+// newSudoer is a real user with NOPASSWD sudo, removed when the test ends.
+func newSudoer(t *testing.T, name string) sudoer {
+	t.Helper()
+	u := sudoUser(t, name)
+	uid, _ := strconv.Atoi(u.Uid)
+	gid, _ := strconv.Atoi(u.Gid)
+	return sudoer{uid: uint32(uid), gid: uint32(gid), home: "/"}
+}

@@ -121,3 +121,9 @@ func TestRootVMTelemetryAttributesRealSudo(t *testing.T) {
 		}
 	}
 }
+
+// newSudoer is the lab's user, who has NOPASSWD sudo in the guest.
+func newSudoer(t *testing.T, _ string) sudoer {
+	t.Helper()
+	return sudoer{uid: guestUID, gid: guestUID, home: "/tmp"}
+}

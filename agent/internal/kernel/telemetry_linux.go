@@ -16,11 +16,12 @@ import (
 
 // telemetryHook is the process telemetry programs. They attach after the
 // enforcement hook, so that on the shared exec tracepoint the enforcement
-// program has tagged an allowed escalation before the exec is recorded.
+// program has tagged an allowed escalation before the exec is recorded,
+// and on the exit tracepoint the record is made before the tag is gone
+// (this exit program drops it; see ZPAM_ACTIVE_TELEMETRY_UNTAGS).
 var telemetryHook = hook{progs: []program{
 	{name: telemetryProgZpamTeleExec, pin: "link_tele_exec", attach: attachTracing},
 	{name: telemetryProgZpamTeleExit, pin: "link_tele_exit", attach: attachTracing},
-	{name: telemetryProgZpamTeleFork, pin: "link_tele_fork", attach: attachTracing},
 }}
 
 // telemetryMapPins are the pin files of the maps only telemetry uses.
@@ -86,6 +87,15 @@ func (e *Enforcer) OpenTelemetry(ctx context.Context, opts TelemetryOptions, han
 		return nil, err
 	}
 	t.links = a.links
+	if err := unpinHook(e.pinDir, retiredHook); err != nil {
+		e.log.Warn("release a link an earlier agent pinned", "err", err)
+	}
+	// The exit record needs the tag: from now on the telemetry exit
+	// program drops it, after the record, instead of the tree hook.
+	if err := e.setActive(activeTelemetryUntags, true); err != nil {
+		t.Close()
+		return nil, err
+	}
 	if err := t.startReader(ctx); err != nil {
 		t.Close()
 		return nil, err
@@ -114,11 +124,22 @@ func (t *Telemetry) loadMaps(spec *ebpf.CollectionSpec) error {
 	return nil
 }
 
-// RemoveTelemetry detaches the telemetry programs and removes their pins,
-// for an agent configured without telemetry; enforcement is untouched.
-func RemoveTelemetry(pinDir string) error {
-	if err := unpinHook(pinDir, telemetryHook); err != nil {
+// RemoveTelemetry detaches telemetry an earlier run left pinned, for an
+// agent configured without telemetry; enforcement is untouched, and the
+// tree hook drops the tags of ended processes again.
+func (e *Enforcer) RemoveTelemetry() error {
+	if err := e.setActive(activeTelemetryUntags, false); err != nil {
 		return err
+	}
+	return RemoveTelemetry(e.pinDir)
+}
+
+// RemoveTelemetry detaches the telemetry programs and removes their pins.
+func RemoveTelemetry(pinDir string) error {
+	for _, h := range []hook{telemetryHook, retiredHook} {
+		if err := unpinHook(pinDir, h); err != nil {
+			return err
+		}
 	}
 	for _, name := range telemetryMapPins {
 		if err := os.Remove(filepath.Join(pinDir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {

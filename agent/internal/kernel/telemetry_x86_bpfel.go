@@ -118,7 +118,6 @@ const (
 	telemetryMapZpamTelemetry      = "zpam_telemetry"
 	telemetryProgZpamTeleExec      = "zpam_tele_exec"
 	telemetryProgZpamTeleExit      = "zpam_tele_exit"
-	telemetryProgZpamTeleFork      = "zpam_tele_fork"
 	telemetryVarUnusedExecEvent    = "unused_exec_event"
 	telemetryVarUnusedProcFlag     = "unused_proc_flag"
 	telemetryVarUnusedProcKind     = "unused_proc_kind"
@@ -170,7 +169,6 @@ type telemetrySpecs struct {
 type telemetryProgramSpecs struct {
 	ZpamTeleExec *ebpf.ProgramSpec `ebpf:"zpam_tele_exec"`
 	ZpamTeleExit *ebpf.ProgramSpec `ebpf:"zpam_tele_exit"`
-	ZpamTeleFork *ebpf.ProgramSpec `ebpf:"zpam_tele_fork"`
 }
 
 // telemetryMapSpecs contains maps before they are loaded into the kernel.
@@ -261,14 +259,12 @@ type telemetryVariables struct {
 type telemetryPrograms struct {
 	ZpamTeleExec *ebpf.Program `ebpf:"zpam_tele_exec"`
 	ZpamTeleExit *ebpf.Program `ebpf:"zpam_tele_exit"`
-	ZpamTeleFork *ebpf.Program `ebpf:"zpam_tele_fork"`
 }
 
 func (p *telemetryPrograms) Close() error {
 	return _TelemetryClose(
 		p.ZpamTeleExec,
 		p.ZpamTeleExit,
-		p.ZpamTeleFork,
 	)
 }
 

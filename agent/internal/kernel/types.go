@@ -53,6 +53,10 @@ type Grant struct {
 	// ExpiresAt is converted once to a CLOCK_BOOTTIME deadline when written,
 	// so later wall-clock changes neither extend nor shorten the grant.
 	ExpiresAt time.Time
+	// Commands, when not empty, scope the grant: in its elevated tree only
+	// these programs (absolute paths, resolved to their file identities)
+	// and the launchers may run with euid 0.
+	Commands []string
 }
 
 // GrantIDLen is the room for a grant id in the kernel map value.
@@ -64,6 +68,9 @@ type EventKind uint8
 const (
 	EventEscalationDenied EventKind = iota + 1
 	EventEscalationAllowed
+	// EventScopeDenied: a program outside a scoped grant's commands would
+	// have run with euid 0 in its tree; GrantID names the grant.
+	EventScopeDenied
 )
 
 func (k EventKind) String() string {
@@ -72,6 +79,8 @@ func (k EventKind) String() string {
 		return "escalation_denied"
 	case EventEscalationAllowed:
 		return "escalation_allowed"
+	case EventScopeDenied:
+		return "scope_denied"
 	}
 	return fmt.Sprintf("event_%d", uint8(k))
 }
@@ -115,7 +124,12 @@ type Options struct {
 	Allowlist []string
 	// PrivilegedCaps are the capabilities whose gain by exec is gated.
 	PrivilegedCaps []string
-	capMask        uint64
+	// Launchers are the programs that only run a command they are given
+	// (sudo, pkexec, doas): in the tree of a scoped grant they may start
+	// with euid 0, and the command they then exec must be one of the
+	// grant's. Resolved to file identities like the allowlist.
+	Launchers []string
+	capMask   uint64
 }
 
 // CheckAndSetDefaults validates the options and fills defaults.
@@ -131,6 +145,9 @@ func (o *Options) CheckAndSetDefaults() error {
 	}
 	if o.Allowlist == nil {
 		o.Allowlist = DefaultAllowlist
+	}
+	if o.Launchers == nil {
+		o.Launchers = DefaultLaunchers
 	}
 	if o.PrivilegedCaps == nil {
 		o.PrivilegedCaps = DefaultPrivilegedCaps
@@ -152,6 +169,10 @@ var DefaultAllowlist = []string{
 	"/usr/lib/polkit-1/polkit-agent-helper-1",
 	"/usr/lib/openssh/ssh-keysign", "/usr/lib/xorg/Xorg.wrap",
 }
+
+// DefaultLaunchers are the shipped launchers. su is not one: it runs the
+// target's shell, which a scoped grant would deny anyway.
+var DefaultLaunchers = []string{"/usr/bin/sudo", "/usr/bin/pkexec", "/usr/bin/doas"}
 
 // Facts are what Check found about the running kernel.
 type Facts struct {
