@@ -177,8 +177,10 @@ func (x *DecideRequest) GetOtp() string {
 type RevokeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A request id or a grant id.
-	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Comment       string `protobuf:"bytes,2,opt,name=comment,proto3" json:"comment,omitempty"`
+	Id      string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Comment string `protobuf:"bytes,2,opt,name=comment,proto3" json:"comment,omitempty"`
+	// Also end the processes elevated under the grant on its host.
+	Terminate     bool `protobuf:"varint,3,opt,name=terminate,proto3" json:"terminate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -227,6 +229,13 @@ func (x *RevokeRequest) GetComment() string {
 	return ""
 }
 
+func (x *RevokeRequest) GetTerminate() bool {
+	if x != nil {
+		return x.Terminate
+	}
+	return false
+}
+
 var File_zpam_admin_v1_admin_proto protoreflect.FileDescriptor
 
 const file_zpam_admin_v1_admin_proto_rawDesc = "" +
@@ -240,10 +249,11 @@ const file_zpam_admin_v1_admin_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x18\n" +
 	"\acomment\x18\x02 \x01(\tR\acomment\x12\x10\n" +
-	"\x03otp\x18\x03 \x01(\tR\x03otp\"9\n" +
+	"\x03otp\x18\x03 \x01(\tR\x03otp\"W\n" +
 	"\rRevokeRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
-	"\acomment\x18\x02 \x01(\tR\acomment2\xa9\x02\n" +
+	"\acomment\x18\x02 \x01(\tR\acomment\x12\x1c\n" +
+	"\tterminate\x18\x03 \x01(\bR\tterminate2\xa9\x02\n" +
 	"\fAdminService\x12W\n" +
 	"\fListRequests\x12\".zpam.admin.v1.ListRequestsRequest\x1a#.zpam.admin.v1.ListRequestsResponse\x12@\n" +
 	"\aApprove\x12\x1c.zpam.admin.v1.DecideRequest\x1a\x17.zpam.common.v1.Request\x12=\n" +

@@ -360,11 +360,14 @@ func (x *WatchGrantsRequest) GetFromRevision() int64 {
 }
 
 type GrantEvent struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          GrantEvent_Kind        `protobuf:"varint,1,opt,name=kind,proto3,enum=zpam.agent.v1.GrantEvent_Kind" json:"kind,omitempty"`
-	Revision      int64                  `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
-	Grant         *v1.Grant              `protobuf:"bytes,3,opt,name=grant,proto3" json:"grant,omitempty"`
-	Reason        string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Kind     GrantEvent_Kind        `protobuf:"varint,1,opt,name=kind,proto3,enum=zpam.agent.v1.GrantEvent_Kind" json:"kind,omitempty"`
+	Revision int64                  `protobuf:"varint,2,opt,name=revision,proto3" json:"revision,omitempty"`
+	Grant    *v1.Grant              `protobuf:"bytes,3,opt,name=grant,proto3" json:"grant,omitempty"`
+	Reason   string                 `protobuf:"bytes,4,opt,name=reason,proto3" json:"reason,omitempty"`
+	// On a REMOVE: the grant was revoked with terminate, so the host also
+	// ends every process of the tree elevated under it.
+	Terminate     bool `protobuf:"varint,5,opt,name=terminate,proto3" json:"terminate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -425,6 +428,13 @@ func (x *GrantEvent) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *GrantEvent) GetTerminate() bool {
+	if x != nil {
+		return x.Terminate
+	}
+	return false
 }
 
 type ElevationRequest struct {
@@ -637,13 +647,14 @@ const file_zpam_agent_v1_agent_proto_rawDesc = "" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"9\n" +
 	"\x12WatchGrantsRequest\x12#\n" +
-	"\rfrom_revision\x18\x01 \x01(\x03R\ffromRevision\"\x84\x02\n" +
+	"\rfrom_revision\x18\x01 \x01(\x03R\ffromRevision\"\xa2\x02\n" +
 	"\n" +
 	"GrantEvent\x122\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x1e.zpam.agent.v1.GrantEvent.KindR\x04kind\x12\x1a\n" +
 	"\brevision\x18\x02 \x01(\x03R\brevision\x12+\n" +
 	"\x05grant\x18\x03 \x01(\v2\x15.zpam.common.v1.GrantR\x05grant\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"a\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\x12\x1c\n" +
+	"\tterminate\x18\x05 \x01(\bR\tterminate\"a\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x0f\n" +
 	"\vKIND_UPSERT\x10\x01\x12\x0f\n" +

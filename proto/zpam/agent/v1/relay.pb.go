@@ -244,8 +244,10 @@ type RelayRevoke struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	User  string                 `protobuf:"bytes,1,opt,name=user,proto3" json:"user,omitempty"`
 	// A grant id or a request id.
-	Id            string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
-	Comment       string `protobuf:"bytes,3,opt,name=comment,proto3" json:"comment,omitempty"`
+	Id      string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Comment string `protobuf:"bytes,3,opt,name=comment,proto3" json:"comment,omitempty"`
+	// Also end the processes elevated under the grant on its host.
+	Terminate     bool `protobuf:"varint,4,opt,name=terminate,proto3" json:"terminate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -301,6 +303,13 @@ func (x *RelayRevoke) GetComment() string {
 	return ""
 }
 
+func (x *RelayRevoke) GetTerminate() bool {
+	if x != nil {
+		return x.Terminate
+	}
+	return false
+}
+
 var File_zpam_agent_v1_relay_proto protoreflect.FileDescriptor
 
 const file_zpam_agent_v1_relay_proto_rawDesc = "" +
@@ -321,11 +330,12 @@ const file_zpam_agent_v1_relay_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x02 \x01(\tR\trequestId\x12\x18\n" +
 	"\acomment\x18\x03 \x01(\tR\acomment\x12\x10\n" +
-	"\x03otp\x18\x04 \x01(\tR\x03otp\"K\n" +
+	"\x03otp\x18\x04 \x01(\tR\x03otp\"i\n" +
 	"\vRelayRevoke\x12\x12\n" +
 	"\x04user\x18\x01 \x01(\tR\x04user\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x12\x18\n" +
-	"\acomment\x18\x03 \x01(\tR\acomment2\xe8\x02\n" +
+	"\acomment\x18\x03 \x01(\tR\acomment\x12\x1c\n" +
+	"\tterminate\x18\x04 \x01(\bR\tterminate2\xe8\x02\n" +
 	"\fRelayService\x12E\n" +
 	"\tSubmitOTP\x12\x1f.zpam.agent.v1.SubmitOTPRequest\x1a\x17.zpam.common.v1.Request\x12Q\n" +
 	"\fListRequests\x12\x1f.zpam.agent.v1.RelayListRequest\x1a .zpam.agent.v1.RelayListResponse\x12@\n" +

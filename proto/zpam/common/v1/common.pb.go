@@ -263,7 +263,9 @@ type Grant struct {
 	SessionId uint32                 `protobuf:"varint,7,opt,name=session_id,json=sessionId,proto3" json:"session_id,omitempty"`
 	GrantedAt *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=granted_at,json=grantedAt,proto3" json:"granted_at,omitempty"`
 	ExpiresAt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=expires_at,json=expiresAt,proto3" json:"expires_at,omitempty"`
-	// When non-empty, the only commands that may run with euid 0 (stretch).
+	// When non-empty, the only programs (absolute paths) that may run with
+	// euid 0 in the process tree elevated under the grant; the agent
+	// enforces them in the kernel by file identity.
 	Commands  []string `protobuf:"bytes,10,rep,name=commands,proto3" json:"commands,omitempty"`
 	Approvers []string `protobuf:"bytes,11,rep,name=approvers,proto3" json:"approvers,omitempty"`
 	Role      string   `protobuf:"bytes,12,opt,name=role,proto3" json:"role,omitempty"`

@@ -628,7 +628,10 @@ type EscalationEvent struct {
 	Via      string `protobuf:"bytes,3,opt,name=via,proto3" json:"via,omitempty"`
 	Filename string `protobuf:"bytes,4,opt,name=filename,proto3" json:"filename,omitempty"`
 	// Enforcement mode in force: lsm, signal or audit.
-	Mode          string `protobuf:"bytes,5,opt,name=mode,proto3" json:"mode,omitempty"`
+	Mode string `protobuf:"bytes,5,opt,name=mode,proto3" json:"mode,omitempty"`
+	// Denied although a grant was live: the program is not one of the
+	// grant's commands (a scoped grant); the event's grant_id names it.
+	OutOfScope    bool `protobuf:"varint,6,opt,name=out_of_scope,json=outOfScope,proto3" json:"out_of_scope,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -696,6 +699,13 @@ func (x *EscalationEvent) GetMode() string {
 		return x.Mode
 	}
 	return ""
+}
+
+func (x *EscalationEvent) GetOutOfScope() bool {
+	if x != nil {
+		return x.OutOfScope
+	}
+	return false
 }
 
 // LoginEvent is one user-space record of sudo, su, sshd or login, read
@@ -1071,13 +1081,15 @@ const file_zpam_common_v1_event_proto_rawDesc = "" +
 	"\tExitEvent\x121\n" +
 	"\aprocess\x18\x01 \x01(\v2\x17.zpam.common.v1.ProcessR\aprocess\x12\x1b\n" +
 	"\texit_code\x18\x02 \x01(\x05R\bexitCode\x12\x16\n" +
-	"\x06signal\x18\x03 \x01(\x05R\x06signal\"\xa0\x01\n" +
+	"\x06signal\x18\x03 \x01(\x05R\x06signal\"\xc2\x01\n" +
 	"\x0fEscalationEvent\x121\n" +
 	"\aprocess\x18\x01 \x01(\v2\x17.zpam.common.v1.ProcessR\aprocess\x12\x18\n" +
 	"\aallowed\x18\x02 \x01(\bR\aallowed\x12\x10\n" +
 	"\x03via\x18\x03 \x01(\tR\x03via\x12\x1a\n" +
 	"\bfilename\x18\x04 \x01(\tR\bfilename\x12\x12\n" +
-	"\x04mode\x18\x05 \x01(\tR\x04mode\"\x90\x03\n" +
+	"\x04mode\x18\x05 \x01(\tR\x04mode\x12 \n" +
+	"\fout_of_scope\x18\x06 \x01(\bR\n" +
+	"outOfScope\"\x90\x03\n" +
 	"\n" +
 	"LoginEvent\x12\x1f\n" +
 	"\vrecord_type\x18\x01 \x01(\tR\n" +

@@ -273,8 +273,10 @@ func (x *LocalDecideRequest) GetOtp() string {
 type LocalRevokeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// A grant id or a request id.
-	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Comment       string `protobuf:"bytes,2,opt,name=comment,proto3" json:"comment,omitempty"`
+	Id      string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Comment string `protobuf:"bytes,2,opt,name=comment,proto3" json:"comment,omitempty"`
+	// Also end the processes elevated under the grant on its host.
+	Terminate     bool `protobuf:"varint,3,opt,name=terminate,proto3" json:"terminate,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -323,6 +325,13 @@ func (x *LocalRevokeRequest) GetComment() string {
 	return ""
 }
 
+func (x *LocalRevokeRequest) GetTerminate() bool {
+	if x != nil {
+		return x.Terminate
+	}
+	return false
+}
+
 var File_zpam_local_v1_approvals_proto protoreflect.FileDescriptor
 
 const file_zpam_local_v1_approvals_proto_rawDesc = "" +
@@ -344,10 +353,11 @@ const file_zpam_local_v1_approvals_proto_rawDesc = "" +
 	"\n" +
 	"request_id\x18\x01 \x01(\tR\trequestId\x12\x18\n" +
 	"\acomment\x18\x02 \x01(\tR\acomment\x12\x10\n" +
-	"\x03otp\x18\x03 \x01(\tR\x03otp\">\n" +
+	"\x03otp\x18\x03 \x01(\tR\x03otp\"\\\n" +
 	"\x12LocalRevokeRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
-	"\acomment\x18\x02 \x01(\tR\acomment2\xdc\x03\n" +
+	"\acomment\x18\x02 \x01(\tR\acomment\x12\x1c\n" +
+	"\tterminate\x18\x03 \x01(\bR\tterminate2\xdc\x03\n" +
 	"\rLocalRequests\x12J\n" +
 	"\tSubmitOTP\x12$.zpam.local.v1.LocalSubmitOTPRequest\x1a\x17.zpam.common.v1.Request\x12K\n" +
 	"\rCancelRequest\x12!.zpam.local.v1.LocalCancelRequest\x1a\x17.zpam.common.v1.Request\x12a\n" +
