@@ -24,6 +24,8 @@ type GrantEvent struct {
 	Revision int64
 	Grant    store.Grant
 	Reason   string
+	// Terminate, on a Remove: the host also ends the grant's elevated tree.
+	Terminate bool
 }
 
 // SessionUnset is the kernel's audit session id for "no session"; such

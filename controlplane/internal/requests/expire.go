@@ -86,7 +86,7 @@ func (s *Service) expireBatch(ctx context.Context) (int, error) {
 			return err
 		}
 		for _, g := range due {
-			if err := endGrant(tx, out, g, store.GrantExpired, ActorSystem, "the grant expired", now); err != nil {
+			if err := endGrant(tx, out, g, ending{state: store.GrantExpired, actor: ActorSystem, reason: "the grant expired"}, now); err != nil {
 				return err
 			}
 		}

@@ -55,43 +55,57 @@ func newGrant(r store.Request, now time.Time, rev int64) store.Grant {
 	}
 }
 
-// endGrant moves an active grant to state, updates its request and queues
-// the REMOVE. The caller has read g in the same transaction; the
+// ending is how a grant ends: its new state, who ended it and why, and
+// whether its host also ends the processes elevated under it.
+type ending struct {
+	state     store.GrantState
+	actor     string
+	reason    string
+	terminate bool
+}
+
+// endGrant moves an active grant to e.state, updates its request and
+// queues the REMOVE. The caller has read g in the same transaction; the
 // conditional update still refuses a grant that already ended.
-func endGrant(tx *store.Tx, out *outbox, g store.Grant, state store.GrantState, actor, reason string, now time.Time) error {
+func endGrant(tx *store.Tx, out *outbox, g store.Grant, e ending, now time.Time) error {
 	rev, err := tx.NextRevision()
 	if err != nil {
 		return err
 	}
-	ended, err := tx.EndGrant(g.ID, state, now, rev)
+	ended, err := tx.EndGrant(g.ID, e.state, now, rev)
 	if err != nil {
 		return err
 	}
 	if !ended {
 		return fmt.Errorf("grant %s has already ended: %w", g.ID, errdefs.ErrConflict)
 	}
-	change := store.GrantChange{Revision: rev, HostID: g.HostID, GrantID: g.ID, Kind: store.ChangeRemove, At: now, Reason: reason}
+	change := store.GrantChange{Revision: rev, HostID: g.HostID, GrantID: g.ID, Kind: store.ChangeRemove, At: now,
+		Reason: e.reason, Terminate: e.terminate}
 	if err := tx.InsertGrantChange(change); err != nil {
 		return err
 	}
-	g.State, g.EndedAt, g.Revision = state, now, rev
+	g.State, g.EndedAt, g.Revision = e.state, now, rev
 	out.grant(g.HostID)
-	return endRequest(tx, out, g, state, actor, reason, now)
+	return endRequest(tx, out, g, e, now)
 }
 
-func endRequest(tx *store.Tx, out *outbox, g store.Grant, state store.GrantState, actor, reason string, now time.Time) error {
+func endRequest(tx *store.Tx, out *outbox, g store.Grant, e ending, now time.Time) error {
 	r, err := tx.Request(g.RequestID)
 	if err != nil {
 		return err
 	}
-	r.Status, r.StatusReason, r.UpdatedAt = store.StatusExpired, reason, now
+	r.Status, r.StatusReason, r.UpdatedAt = store.StatusExpired, e.reason, now
 	kind := AuditExpired
-	if state == store.GrantRevoked {
+	if e.state == store.GrantRevoked {
 		r.Status, kind = store.StatusRevoked, AuditRevoked
 	}
 	if err := tx.UpdateRequest(r); err != nil {
 		return err
 	}
 	out.request(r)
-	return auditRequest(tx, kind, actor, r, now, map[string]any{"reason": reason})
+	detail := map[string]any{"reason": e.reason}
+	if e.terminate {
+		detail["terminate"] = true
+	}
+	return auditRequest(tx, kind, e.actor, r, now, detail)
 }

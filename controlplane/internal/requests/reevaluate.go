@@ -134,7 +134,7 @@ func (s *Service) reevaluateBatch(tx *store.Tx, out *outbox, cause string, gen u
 			continue
 		}
 		reason := fmt.Sprintf("no longer allowed (%s): %s", cause, refusal)
-		if err := endGrant(tx, out, g, store.GrantRevoked, ActorPolicy, reason, now); err != nil {
+		if err := endGrant(tx, out, g, ending{state: store.GrantRevoked, actor: ActorPolicy, reason: reason}, now); err != nil {
 			return 0, 0, after, err
 		}
 		out.reevaluated++

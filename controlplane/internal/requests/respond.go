@@ -40,7 +40,7 @@ func (in *inspection) respond(g *store.Grant, h detect.Hit, resp detect.Response
 		g.State = store.GrantSuspended
 		return outcomeSuspended, nil
 	case detect.Revoke, detect.Terminate:
-		if err := endGrant(in.tx, in.out, *g, store.GrantRevoked, ActorDetection, reason, now); err != nil {
+		if err := endGrant(in.tx, in.out, *g, ending{state: store.GrantRevoked, actor: ActorDetection, reason: reason}, now); err != nil {
 			return "", err
 		}
 		g.State = store.GrantRevoked

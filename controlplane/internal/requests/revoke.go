@@ -10,8 +10,19 @@ import (
 )
 
 // Revoke ends the grant named by a grant id or a request id, and tells its
-// host at once.
+// host at once. Processes already elevated under it run on; see
+// RevokeTerminating.
 func (s *Service) Revoke(ctx context.Context, actor, id, comment string) (View, error) {
+	return s.revoke(ctx, actor, id, comment, false)
+}
+
+// RevokeTerminating is Revoke, and the host also ends every process of
+// the tree elevated under the grant (the sudo -i shell and all it started).
+func (s *Service) RevokeTerminating(ctx context.Context, actor, id, comment string) (View, error) {
+	return s.revoke(ctx, actor, id, comment, true)
+}
+
+func (s *Service) revoke(ctx context.Context, actor, id, comment string, terminate bool) (View, error) {
 	if err := checkText("comment", comment, maxCommentBytes); err != nil {
 		return View{}, err
 	}
@@ -34,7 +45,7 @@ func (s *Service) Revoke(ctx context.Context, actor, id, comment string) (View, 
 		if err := s.mayRevoke(tx, r, actor); err != nil {
 			return store.Request{}, err
 		}
-		if err := endGrant(tx, out, g, store.GrantRevoked, actor, reason, s.now()); err != nil {
+		if err := endGrant(tx, out, g, ending{state: store.GrantRevoked, actor: actor, reason: reason, terminate: terminate}, s.now()); err != nil {
 			return store.Request{}, err
 		}
 		return tx.Request(g.RequestID)

@@ -151,7 +151,7 @@ func compact(changes []store.HostChange) []GrantEvent {
 		}
 		ev := GrantEvent{Kind: Upsert, Revision: c.Revision, Grant: c.Grant}
 		if c.Kind == store.ChangeRemove {
-			ev.Kind, ev.Reason = Remove, c.Reason
+			ev.Kind, ev.Reason, ev.Terminate = Remove, c.Reason, c.Terminate
 			if ev.Reason == "" {
 				ev.Reason = defaultRemoveReason
 			}

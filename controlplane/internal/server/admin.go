@@ -83,7 +83,15 @@ func (a *adminService) Deny(ctx context.Context, req *adminv1.DecideRequest) (*c
 
 func (a *adminService) Revoke(ctx context.Context, req *adminv1.RevokeRequest) (*commonv1.Request, error) {
 	ctx, name := asCaller(ctx)
-	return reply(a.core.Revoke(ctx, name, req.GetId(), req.GetComment()))
+	return reply(revoke(ctx, a.core, name, req.GetId(), req.GetComment(), req.GetTerminate()))
+}
+
+// revoke ends a grant, and with terminate its elevated processes too.
+func revoke(ctx context.Context, core *requests.Service, actor, id, comment string, terminate bool) (requests.View, error) {
+	if terminate {
+		return core.RevokeTerminating(ctx, actor, id, comment)
+	}
+	return core.Revoke(ctx, actor, id, comment)
 }
 
 func reply(v requests.View, err error) (*commonv1.Request, error) {

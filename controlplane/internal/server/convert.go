@@ -92,7 +92,7 @@ func grantToProto(g store.Grant) *commonv1.Grant {
 }
 
 func eventToProto(ev requests.GrantEvent) *agentv1.GrantEvent {
-	out := &agentv1.GrantEvent{Kind: kindToProto[ev.Kind], Revision: ev.Revision, Reason: ev.Reason}
+	out := &agentv1.GrantEvent{Kind: kindToProto[ev.Kind], Revision: ev.Revision, Reason: ev.Reason, Terminate: ev.Terminate}
 	if ev.Kind == requests.Upsert || ev.Kind == requests.Remove {
 		out.Grant = grantToProto(ev.Grant)
 	}

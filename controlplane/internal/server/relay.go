@@ -66,5 +66,5 @@ func (r *relayService) Revoke(ctx context.Context, req *agentv1.RelayRevoke) (*c
 	if err != nil {
 		return nil, err
 	}
-	return reply(r.core.Revoke(ctx, req.GetUser(), req.GetId(), req.GetComment()))
+	return reply(revoke(ctx, r.core, req.GetUser(), req.GetId(), req.GetComment(), req.GetTerminate()))
 }

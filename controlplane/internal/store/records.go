@@ -183,6 +183,9 @@ type GrantChange struct {
 	At       time.Time
 	// Reason is why a grant was removed, for the host to tell its user.
 	Reason string
+	// Terminate: a removal that also ends the grant's elevated processes
+	// on the host (a revocation with terminate).
+	Terminate bool
 }
 
 // AuditEvent is one entry of the append-only audit trail.

@@ -55,15 +55,15 @@ func (t *Tx) counter(name string) (int64, error) {
 
 // InsertGrantChange appends to the change log that lets a watcher resume.
 func (t *Tx) InsertGrantChange(c GrantChange) error {
-	_, err := t.exec(`INSERT INTO grant_changes (revision, host_id, grant_id, kind, created_at, reason) VALUES (?, ?, ?, ?, ?, ?)`,
-		c.Revision, c.HostID, c.GrantID, string(c.Kind), unixNano(c.At), c.Reason)
+	_, err := t.exec(`INSERT INTO grant_changes (revision, host_id, grant_id, kind, created_at, reason, terminate) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		c.Revision, c.HostID, c.GrantID, string(c.Kind), unixNano(c.At), c.Reason, boolInt(c.Terminate))
 	if err != nil {
 		return fmt.Errorf("insert grant change: %w", err)
 	}
 	return nil
 }
 
-const changeColumns = `revision, host_id, grant_id, kind, created_at, reason`
+const changeColumns = `revision, host_id, grant_id, kind, created_at, reason, terminate`
 
 // GrantChanges lists a host's changes after revision, oldest first.
 func (t *Tx) GrantChanges(hostID string, after int64) ([]GrantChange, error) {
@@ -88,11 +88,11 @@ func (t *Tx) changes(query string, args ...any) ([]GrantChange, error) {
 	for rows.Next() {
 		var c GrantChange
 		var kind string
-		var at int64
-		if err := rows.Scan(&c.Revision, &c.HostID, &c.GrantID, &kind, &at, &c.Reason); err != nil {
+		var at, terminate int64
+		if err := rows.Scan(&c.Revision, &c.HostID, &c.GrantID, &kind, &at, &c.Reason, &terminate); err != nil {
 			return nil, err
 		}
-		c.Kind, c.At = ChangeKind(kind), fromUnixNano(at)
+		c.Kind, c.At, c.Terminate = ChangeKind(kind), fromUnixNano(at), terminate != 0
 		out = append(out, c)
 	}
 	return out, rows.Err()
@@ -130,7 +130,7 @@ type HostChange struct {
 // oldest first, at most limit of them: what a watcher of the host has
 // not yet been sent.
 func (t *Tx) HostChanges(hostID string, after int64, limit int) ([]HostChange, error) {
-	rows, err := t.query(`SELECT c.revision, c.host_id, c.grant_id, c.kind, c.created_at, c.reason, `+prefixed("g.", grantColumns)+`
+	rows, err := t.query(`SELECT c.revision, c.host_id, c.grant_id, c.kind, c.created_at, c.reason, c.terminate, `+prefixed("g.", grantColumns)+`
 		FROM grant_changes c JOIN grants g ON g.id = c.grant_id
 		WHERE c.host_id = ? AND c.revision > ? ORDER BY c.revision LIMIT ?`, hostID, after, limit)
 	if err != nil {
@@ -141,12 +141,12 @@ func (t *Tx) HostChanges(hostID string, after int64, limit int) ([]HostChange, e
 	for rows.Next() {
 		var c HostChange
 		var kind string
-		var at int64
-		g, err := scanGrantAfter(rows, &c.Revision, &c.HostID, &c.GrantID, &kind, &at, &c.Reason)
+		var at, terminate int64
+		g, err := scanGrantAfter(rows, &c.Revision, &c.HostID, &c.GrantID, &kind, &at, &c.Reason, &terminate)
 		if err != nil {
 			return nil, err
 		}
-		c.Kind, c.At, c.Grant = ChangeKind(kind), fromUnixNano(at), g
+		c.Kind, c.At, c.Grant, c.Terminate = ChangeKind(kind), fromUnixNano(at), g, terminate != 0
 		out = append(out, c)
 	}
 	return out, rows.Err()
