@@ -14,7 +14,7 @@ type Relay interface {
 	ListRequestsFor(ctx context.Context, user string) (*agentv1.RelayListResponse, error)
 	ApproveFor(ctx context.Context, user, requestID, comment, otp string) (*commonv1.Request, error)
 	DenyFor(ctx context.Context, user, requestID, comment string) (*commonv1.Request, error)
-	RevokeFor(ctx context.Context, user, id, comment string) (*commonv1.Request, error)
+	RevokeFor(ctx context.Context, user, id, comment string, terminate bool) (*commonv1.Request, error)
 }
 
 var _ Relay = (*Client)(nil)
@@ -39,7 +39,8 @@ func (c *Client) DenyFor(ctx context.Context, user, requestID, comment string) (
 	return c.relay.Deny(ctx, &agentv1.RelayDecision{User: user, RequestId: requestID, Comment: comment})
 }
 
-// RevokeFor revokes as user.
-func (c *Client) RevokeFor(ctx context.Context, user, id, comment string) (*commonv1.Request, error) {
-	return c.relay.Revoke(ctx, &agentv1.RelayRevoke{User: user, Id: id, Comment: comment})
+// RevokeFor revokes as user; with terminate the grant's host also ends
+// the processes elevated under it.
+func (c *Client) RevokeFor(ctx context.Context, user, id, comment string, terminate bool) (*commonv1.Request, error) {
+	return c.relay.Revoke(ctx, &agentv1.RelayRevoke{User: user, Id: id, Comment: comment, Terminate: terminate})
 }

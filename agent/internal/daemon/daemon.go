@@ -120,6 +120,9 @@ type Daemon struct {
 	lossAtStart  map[string]uint64
 	lossReported map[string]uint64
 
+	// terminateWake wakes the termination loop when a tree was marked.
+	terminateWake chan struct{}
+
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 }
@@ -162,7 +165,7 @@ func New(o Options) *Daemon {
 	if o.ShellHelper == "" {
 		o.ShellHelper, _ = os.Executable()
 	}
-	return &Daemon{o: o, log: o.Log, denials: newDenialLog(), metrics: newAgentMetrics()}
+	return &Daemon{o: o, log: o.Log, denials: newDenialLog(), metrics: newAgentMetrics(), terminateWake: make(chan struct{}, 1)}
 }
 
 // Start brings the agent up; on error, what was started is closed again.
@@ -214,6 +217,7 @@ func (d *Daemon) openEnforcer(ctx context.Context) error {
 	}
 	d.enforcer = e
 	d.table = grant.New(e, d.log)
+	d.table.OnEndTree(d.endTree)
 	d.newBuilder()
 	mode := e.Mode()
 	d.log.Info("enforcement attached", "mode", mode, "requested", d.o.Config.Mode)

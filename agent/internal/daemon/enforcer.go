@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"log/slog"
+	"time"
 
 	"github.com/zpam/zpam/agent/internal/kernel"
 	"github.com/zpam/zpam/agent/internal/telemetry"
@@ -26,6 +27,15 @@ type Enforcer interface {
 	// RefreshAllowlist re-resolves allowlisted helpers to their current
 	// inodes (package upgrades replace them).
 	RefreshAllowlist() (int, error)
+	// RefreshScopes re-resolves the commands of scoped grants and forgets
+	// the scopes of ended grants whose trees are gone.
+	RefreshScopes() error
+	// MarkTerminating makes the kernel kill any process of the grant's
+	// tree that forks or execs; Terminate ends the tree; Terminating
+	// lists the marked grants whose termination has not finished.
+	MarkTerminating(grantID string) error
+	Terminate(ctx context.Context, grantID string, grace time.Duration) (kernel.Termination, error)
+	Terminating() ([]string, error)
 	// Drops counts events lost in the kernel or before the agent read them.
 	Drops() uint64
 	// OpenTelemetry attaches process telemetry after the enforcement hook

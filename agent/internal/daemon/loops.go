@@ -14,6 +14,7 @@ func (d *Daemon) startLoops(ctx context.Context) {
 	d.goLoop(func() { every(ctx, d.o.ReapInterval, d.reap) })
 	d.goLoop(func() { d.consumeEvents(ctx) })
 	d.goLoop(func() { every(ctx, d.o.AllowlistInterval, d.refreshAllowlist) })
+	d.goLoop(func() { d.terminateLoop(ctx) })
 	d.goLoop(func() {
 		d.rotateIfDue(ctx) // a certificate may be due already after a long stop
 		every(ctx, d.o.RotateCheckInterval, func() { d.rotateIfDue(ctx) })

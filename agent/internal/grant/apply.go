@@ -35,7 +35,10 @@ func (t *Table) apply(ev *agentv1.GrantEvent) error {
 	case agentv1.GrantEvent_KIND_UPSERT:
 		return t.upsert(ev.GetGrant())
 	case agentv1.GrantEvent_KIND_REMOVE:
-		t.log.Info("grant ended by the control plane", "grant_id", ev.GetGrant().GetId(), "reason", ev.GetReason())
+		t.log.Info("grant ended by the control plane", "grant_id", ev.GetGrant().GetId(), "reason", ev.GetReason(), "terminate", ev.GetTerminate())
+		if ev.GetTerminate() {
+			t.endTree(t.describeEnded(ev.GetGrant()))
+		}
 		return t.remove(ev.GetGrant().GetId(), fmt.Errorf("%w: %s", ErrEnded, ev.GetReason()))
 	case agentv1.GrantEvent_KIND_SYNCED:
 		return t.synced()
@@ -96,6 +99,15 @@ func (t *Table) withLocalUID(g *commonv1.Grant) (*commonv1.Grant, error) {
 	g = proto.Clone(g).(*commonv1.Grant)
 	g.Uid = uid
 	return g, nil
+}
+
+// describeEnded is the fullest grant known for a removal: what the table
+// wrote (with the local uid of a workload), else what the event carries.
+func (t *Table) describeEnded(g *commonv1.Grant) *commonv1.Grant {
+	if known, ok := t.active[g.GetId()]; ok {
+		return known
+	}
+	return g
 }
 
 // changeOf names an ending for observers.

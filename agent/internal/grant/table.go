@@ -49,6 +49,12 @@ const (
 // call back into the table.
 type Observer func(action string, g *commonv1.Grant, detail string)
 
+// TreeEnder is told of a grant whose elevated process tree must end (a
+// revocation with terminate), before its kernel entry is removed. Like an
+// Observer it runs with the table's lock held: it marks the tree in the
+// kernel and leaves the sweep, which takes seconds, to another goroutine.
+type TreeEnder func(g *commonv1.Grant)
+
 // Table applies grant events to the kernel and remembers what it wrote.
 // One mutex covers the maps and the kernel calls, so that the kernel map
 // and the table never disagree about who holds a slot.
@@ -71,6 +77,7 @@ type Table struct {
 	// them yet, must not remove them.
 	local   map[string]time.Time
 	observe Observer
+	endTree TreeEnder
 	// rev is the revision applied in full; live says the current stream
 	// is past its SYNCED or RESUMED marker. cache, when set, keeps both
 	// across restarts.
@@ -87,11 +94,15 @@ func New(k Kernel, log *slog.Logger) *Table {
 		active:     map[string]*commonv1.Grant{}, slots: map[slot]string{}, seen: map[string]bool{},
 		ended: map[string]ended{}, waiters: map[string][]chan error{}, local: map[string]time.Time{},
 		observe: func(string, *commonv1.Grant, string) {},
+		endTree: func(*commonv1.Grant) {},
 	}
 }
 
 // Observe registers f; call it before the table is used.
 func (t *Table) Observe(f Observer) { t.observe = f }
+
+// OnEndTree registers f; call it before the table is used.
+func (t *Table) OnEndTree(f TreeEnder) { t.endTree = f }
 
 // slotOf maps scope to the kernel key: user-scoped grants, and session
 // grants of processes without an audit session, use AnySession.

@@ -13,22 +13,6 @@ import (
 
 const flagTerminating = uint32(enforceZpamGrantFlagZPAM_GRANT_TERMINATING)
 
-// Termination is what Terminate did to a grant's elevated tree.
-type Termination struct {
-	// Found counts the processes of the tree the sweeps met, those forked
-	// while it ran included.
-	Found int
-	// Killed counts those still there after the grace, sent SIGKILL.
-	Killed int
-	// Remaining counts those still alive when Terminate gave up (a task
-	// stuck in the kernel that SIGKILL has not reached yet). The grant
-	// stays marked terminating, so Terminate may be called again.
-	Remaining int
-}
-
-// Ended is how many processes of the tree are gone.
-func (t Termination) Ended() int { return t.Found - t.Remaining }
-
 // killPatience bounds the SIGKILL sweeps after the grace.
 const killPatience = 5 * time.Second
 
@@ -52,7 +36,7 @@ const killPatience = 5 * time.Second
 // SIGKILL after grace. When ctx ends first, the grant stays marked in the
 // kernel and Terminating lists it, for a later agent to finish.
 func (e *Enforcer) Terminate(ctx context.Context, grantID string, grace time.Duration) (Termination, error) {
-	if err := e.setGrantFlags(grantID, flagTerminating, true); err != nil {
+	if err := e.MarkTerminating(grantID); err != nil {
 		return Termination{}, err
 	}
 	sw := &sweep{e: e, grant: grantID, found: map[proc]bool{}}
@@ -64,6 +48,13 @@ func (e *Enforcer) Terminate(ctx context.Context, grantID string, grace time.Dur
 		return res, errors.Join(err, ctx.Err())
 	}
 	return res, e.setGrantFlags(grantID, flagTerminating, false)
+}
+
+// MarkTerminating marks grantID's tree terminating in the kernel at
+// once: from then on a process of it that forks or execs is killed.
+// Terminate ends the rest; a later agent finds the mark (Terminating).
+func (e *Enforcer) MarkTerminating(grantID string) error {
+	return e.setGrantFlags(grantID, flagTerminating, true)
 }
 
 // Terminating lists the grants marked terminating in the kernel whose

@@ -187,3 +187,19 @@ type Facts struct {
 	Mode  Mode     `json:"mode"`
 	Notes []string `json:"notes,omitempty"`
 }
+
+// Termination is what Terminate did to a grant's elevated tree.
+type Termination struct {
+	// Found counts the processes of the tree the sweeps met, those forked
+	// while it ran included.
+	Found int
+	// Killed counts those still there after the grace, sent SIGKILL.
+	Killed int
+	// Remaining counts those still alive when Terminate gave up (a task
+	// stuck in the kernel that SIGKILL has not reached yet). The grant
+	// stays marked terminating, so Terminate may be called again.
+	Remaining int
+}
+
+// Ended is how many processes of the tree are gone.
+func (t Termination) Ended() int { return t.Found - t.Remaining }

@@ -94,7 +94,7 @@ func (a *requestsAPI) Revoke(ctx context.Context, req *localv1.LocalRevokeReques
 	if err != nil {
 		return nil, err
 	}
-	a.s.o.Log.Info("relaying revocation", "user", name, "id", req.GetId())
-	r, err := a.s.o.ControlPlane.RevokeFor(ctx, name, req.GetId(), req.GetComment())
+	a.s.o.Log.Info("relaying revocation", "user", name, "id", req.GetId(), "terminate", req.GetTerminate())
+	r, err := a.s.o.ControlPlane.RevokeFor(ctx, name, req.GetId(), req.GetComment(), req.GetTerminate())
 	return r, toStatus(err)
 }

@@ -292,7 +292,7 @@ func (a *shellAPI) ReadRecording(req *localv1.ReadRecordingRequest, stream local
 func (r *shellRun) endGrant(user, id string, why endReason) {
 	ctx, cancel := context.WithTimeout(context.Background(), cancelTimeout)
 	defer cancel()
-	if _, err := r.s.o.ControlPlane.RevokeFor(ctx, user, id, "recorded shell ended: "+string(why)); err != nil {
+	if _, err := r.s.o.ControlPlane.RevokeFor(ctx, user, id, "recorded shell ended: "+string(why), false); err != nil {
 		r.s.o.Log.Warn("end the grant of a finished recorded shell; it expires on its own", "grant_id", id, "err", err)
 	}
 }

@@ -16,7 +16,9 @@ type approvals interface {
 	List(ctx context.Context) (toApprove, own []*commonv1.Request, err error)
 	Approve(ctx context.Context, id, comment, otp string) (*commonv1.Request, error)
 	Deny(ctx context.Context, id, comment string) (*commonv1.Request, error)
-	Revoke(ctx context.Context, id, comment string) (*commonv1.Request, error)
+	// Revoke ends a grant; with terminate its host also ends the
+	// processes elevated under it.
+	Revoke(ctx context.Context, id, comment string, terminate bool) (*commonv1.Request, error)
 	// explain turns an error of this backend into one sentence and a code.
 	explain(err error) *cli.ExitError
 	Close() error
@@ -53,8 +55,8 @@ func (a *viaAgent) Deny(ctx context.Context, id, comment string) (*commonv1.Requ
 	return a.c.Deny(ctx, &localv1.LocalDecideRequest{RequestId: id, Comment: comment})
 }
 
-func (a *viaAgent) Revoke(ctx context.Context, id, comment string) (*commonv1.Request, error) {
-	return a.c.Revoke(ctx, &localv1.LocalRevokeRequest{Id: id, Comment: comment})
+func (a *viaAgent) Revoke(ctx context.Context, id, comment string, terminate bool) (*commonv1.Request, error) {
+	return a.c.Revoke(ctx, &localv1.LocalRevokeRequest{Id: id, Comment: comment, Terminate: terminate})
 }
 
 func (a *viaAgent) explain(err error) *cli.ExitError { return rpcError(a.c, a.socket, err) }

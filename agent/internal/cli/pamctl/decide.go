@@ -16,6 +16,8 @@ import (
 type decideFlags struct {
 	comment, otp string
 	asJSON       bool
+	// terminate: revoke also ends the processes elevated under the grant.
+	terminate bool
 }
 
 func newApproveCommand(g *globals) *cobra.Command {
@@ -81,20 +83,28 @@ func newRevokeCommand(g *globals) *cobra.Command {
 		Use:   "revoke ID",
 		Short: "End a grant now (yours, or one you may approve)",
 		Long: "End an active grant, named by its grant id or its request id. You may end your own grants;\n" +
-			"approvers those of requests they may decide; admins any. The host enforces it within a second.",
-		Example: "  pamctl revoke 7f1d9c0e-...\n  pamctl revoke 7f1d9c0e-... --comment \"done early\"",
-		Args:    oneID,
+			"approvers those of requests they may decide; admins any. The host enforces it within a second.\n" +
+			"Processes already elevated under the grant (a sudo -i shell, what it started) run on, unable\n" +
+			"to elevate again; with --terminate the host ends them too (SIGTERM, SIGKILL after 2 s).",
+		Example: "  pamctl revoke 7f1d9c0e-...\n  pamctl revoke 7f1d9c0e-... --comment \"done early\"\n" +
+			"  pamctl revoke 7f1d9c0e-... --terminate --comment \"unexpected root shell\"",
+		Args: oneID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withApprovals(cmd, g, func(ctx context.Context, a approvals) error {
-				r, err := a.Revoke(ctx, args[0], f.comment)
+				r, err := a.Revoke(ctx, args[0], f.comment, f.terminate)
 				if err != nil {
 					return a.explain(err)
 				}
-				return writeOut(printDecision(cmd.OutOrStdout(), "revoked", r, f.asJSON))
+				verb := "revoked"
+				if f.terminate {
+					verb = "revoked (its elevated processes are being ended)"
+				}
+				return writeOut(printDecision(cmd.OutOrStdout(), verb, r, f.asJSON))
 			})
 		},
 	}
 	cmd.Flags().StringVar(&f.comment, "comment", "", "why, for the audit trail")
+	cmd.Flags().BoolVar(&f.terminate, "terminate", false, "also end every process elevated under the grant on its host")
 	cmd.Flags().BoolVar(&f.asJSON, "json", false, "print the request as one JSON object")
 	return cmd
 }

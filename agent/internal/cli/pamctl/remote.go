@@ -107,8 +107,8 @@ func (r *remote) Deny(ctx context.Context, id, comment string) (*commonv1.Reques
 	return r.api.Deny(ctx, &adminv1.DecideRequest{RequestId: id, Comment: comment})
 }
 
-func (r *remote) Revoke(ctx context.Context, id, comment string) (*commonv1.Request, error) {
-	return r.api.Revoke(ctx, &adminv1.RevokeRequest{Id: id, Comment: comment})
+func (r *remote) Revoke(ctx context.Context, id, comment string, terminate bool) (*commonv1.Request, error) {
+	return r.api.Revoke(ctx, &adminv1.RevokeRequest{Id: id, Comment: comment, Terminate: terminate})
 }
 
 func (r *remote) explain(err error) *cli.ExitError {

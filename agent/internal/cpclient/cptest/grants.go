@@ -2,6 +2,7 @@ package cptest
 
 import (
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	agentv1 "github.com/zpam/zpam/proto/zpam/agent/v1"
 	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
@@ -21,7 +22,13 @@ func (s *Server) upsertLocked(g *commonv1.Grant) {
 }
 
 // Remove ends grant id and streams the removal.
-func (s *Server) Remove(id, reason string) {
+func (s *Server) Remove(id, reason string) { s.remove(id, reason, false) }
+
+// RemoveTerminating ends grant id and streams a removal that asks the
+// host to end the grant's elevated processes too.
+func (s *Server) RemoveTerminating(id, reason string) { s.remove(id, reason, true) }
+
+func (s *Server) remove(id, reason string, terminate bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	g, ok := s.grants[id]
@@ -29,7 +36,7 @@ func (s *Server) Remove(id, reason string) {
 		return
 	}
 	delete(s.grants, id)
-	s.publishLocked(&agentv1.GrantEvent{Kind: agentv1.GrantEvent_KIND_REMOVE, Grant: g, Reason: reason})
+	s.publishLocked(&agentv1.GrantEvent{Kind: agentv1.GrantEvent_KIND_REMOVE, Grant: g, Reason: reason, Terminate: terminate})
 }
 
 // RemoveQuietly ends grant id without telling anyone, as if the change
@@ -78,4 +85,15 @@ func (s *Server) unsubscribeGrants(ch chan *agentv1.GrantEvent) {
 
 func forHost(g *commonv1.Grant, host string) bool {
 	return g.GetHostId() == "" || g.GetHostId() == host
+}
+
+// Grant records g as the grant of a granted request (g's request id) and
+// streams it, as if that request had been filed and approved already.
+func (s *Server) Grant(g *commonv1.Grant) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := timestamppb.Now()
+	s.requests[g.GetRequestId()] = &commonv1.Request{Id: g.GetRequestId(), HostId: g.GetHostId(), User: g.GetUser(), Uid: g.GetUid(),
+		Status: commonv1.RequestStatus_REQUEST_STATUS_GRANTED, Grant: g, CreatedAt: now, UpdatedAt: now}
+	s.upsertLocked(g)
 }

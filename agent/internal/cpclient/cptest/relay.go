@@ -126,7 +126,7 @@ func (v *relayService) Revoke(ctx context.Context, req *agentv1.RelayRevoke) (*c
 		return nil, status.Errorf(codes.PermissionDenied, "%s may revoke only their own grants and those of requests they may approve", req.GetUser())
 	}
 	s.mu.Unlock()
-	s.Remove(g.GetId(), "revoked by "+req.GetUser())
+	s.remove(g.GetId(), "revoked by "+req.GetUser(), req.GetTerminate())
 	return s.update(g.GetRequestId(), func(r *commonv1.Request) {
 		r.Status, r.StatusReason = commonv1.RequestStatus_REQUEST_STATUS_REVOKED, "revoked by "+req.GetUser()
 	}), nil

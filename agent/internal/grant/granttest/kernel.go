@@ -2,6 +2,7 @@
 package granttest
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strings"
@@ -16,13 +17,17 @@ import (
 type Kernel struct {
 	mu      sync.Mutex
 	entries map[[2]uint32]kernel.Grant
+	// marked are grants whose tree is marked terminating; ended those
+	// Terminate was called for, in order.
+	marked map[string]bool
+	ended  []string
 	// BeforePut, when set, runs before every write; tests use it to hold
 	// a write back.
 	BeforePut func(kernel.Grant)
 }
 
 // New makes an empty map.
-func New() *Kernel { return &Kernel{entries: map[[2]uint32]kernel.Grant{}} }
+func New() *Kernel { return &Kernel{entries: map[[2]uint32]kernel.Grant{}, marked: map[string]bool{}} }
 
 // PutGrant writes or replaces the entry for (UID, SessionID).
 func (k *Kernel) PutGrant(g kernel.Grant) error {
@@ -72,3 +77,42 @@ func (k *Kernel) IDs() []string {
 	}
 	return ids
 }
+
+// MarkTerminating marks the grant's tree, as the kernel would.
+func (k *Kernel) MarkTerminating(id string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.marked[id] = true
+	return nil
+}
+
+// Terminating lists the marked grants, sorted.
+func (k *Kernel) Terminating() ([]string, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	out := make([]string, 0, len(k.marked))
+	for id := range k.marked {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Terminate records the call and clears the mark; there is no tree here.
+func (k *Kernel) Terminate(_ context.Context, id string, _ time.Duration) (kernel.Termination, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.marked, id)
+	k.ended = append(k.ended, id)
+	return kernel.Termination{}, nil
+}
+
+// Terminated lists the grants Terminate was called for, in order.
+func (k *Kernel) Terminated() []string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.ended)
+}
+
+// RefreshScopes has no file identities to re-resolve here.
+func (k *Kernel) RefreshScopes() error { return nil }
