@@ -40,7 +40,18 @@ func (d *Daemon) handleEvent(ev kernel.Event) {
 		}
 		d.log.Warn("escalation denied", attrs...)
 		if ev.TTY != "" {
-			d.tellTerminal(ev)
+			d.tellTerminal(ev, "no active grant; run: pamctl elevate")
+		}
+	case kernel.EventScopeDenied:
+		d.denials.add(ev)
+		attrs = append(attrs, "grant_id", ev.GrantID)
+		if !d.enforcer.Mode().Enforcing() {
+			d.log.Warn("command outside its grant's commands (audit mode: not blocked)", attrs...)
+			return
+		}
+		d.log.Warn("command outside its grant's commands denied", attrs...)
+		if ev.TTY != "" {
+			d.tellTerminal(ev, "not one of the commands of grant "+ev.GrantID)
 		}
 	default:
 		d.log.Debug("kernel event", append(attrs, "kind", ev.Kind.String())...)
@@ -49,8 +60,8 @@ func (d *Daemon) handleEvent(ev kernel.Event) {
 
 // tellTerminal writes the one-line hint to the denied user's terminal.
 // Best effort: the denial itself is already enforced and logged.
-func (d *Daemon) tellTerminal(ev kernel.Event) {
-	line := "pam-agent: " + blockedName(ev) + " blocked — no active grant; run: pamctl elevate\r\n"
+func (d *Daemon) tellTerminal(ev kernel.Event, why string) {
+	line := "pam-agent: " + blockedName(ev) + " blocked — " + why + "\r\n"
 	if err := writeTTY(ev.TTY, line); err != nil {
 		d.log.Debug("could not write to terminal", "tty", ev.TTY, "err", err)
 	}

@@ -67,6 +67,10 @@ func (d *Daemon) refreshAllowlist() {
 	if _, err := d.enforcer.RefreshAllowlist(); err != nil {
 		d.log.Error("refresh allowlist", "err", err)
 	}
+	// Scoped grants' commands are file identities too.
+	if err := d.enforcer.RefreshScopes(); err != nil {
+		d.log.Error("refresh the commands of scoped grants", "err", err)
+	}
 }
 
 // watchdogPing is how often to send WATCHDOG=1: half the WatchdogSec

@@ -39,7 +39,7 @@ func newAgentMetrics() *agentMetrics {
 		}, []string{"mode"}),
 		escalations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "zpam_agent_escalations_total",
-			Help: "Escalations seen by the kernel hooks, by decision and by how they were attempted.",
+			Help: "Escalations seen by the kernel hooks, by decision (allowed, denied, out_of_scope: a command outside a scoped grant) and by how they were attempted.",
 		}, []string{"decision", "via"}),
 	}
 	m.certExpires = prometheus.NewGauge(prometheus.GaugeOpts{
@@ -137,8 +137,11 @@ func (m *agentMetrics) published(ev *commonv1.Event) {
 
 func (m *agentMetrics) escalation(ev kernel.Event) {
 	decision := "allowed"
-	if ev.Kind == kernel.EventEscalationDenied {
+	switch ev.Kind {
+	case kernel.EventEscalationDenied:
 		decision = "denied"
+	case kernel.EventScopeDenied:
+		decision = "out_of_scope"
 	}
 	m.escalations.WithLabelValues(decision, ev.Via).Inc()
 }

@@ -35,6 +35,7 @@ func TestMetricsExportModeEscalationsAndDrops(t *testing.T) {
 	m.escalation(kernel.Event{Kind: kernel.EventEscalationDenied, Via: "exec"})
 	m.escalation(kernel.Event{Kind: kernel.EventEscalationDenied, Via: "exec"})
 	m.escalation(kernel.Event{Kind: kernel.EventEscalationAllowed, Via: "setuid"})
+	m.escalation(kernel.Event{Kind: kernel.EventScopeDenied, Via: "exec", GrantID: "g-1"})
 
 	want := `
 # HELP zpam_agent_enforcement_mode 1 for the enforcement mode in force (lsm, signal or audit), 0 for the others.
@@ -42,10 +43,11 @@ func TestMetricsExportModeEscalationsAndDrops(t *testing.T) {
 zpam_agent_enforcement_mode{mode="audit"} 0
 zpam_agent_enforcement_mode{mode="lsm"} 0
 zpam_agent_enforcement_mode{mode="signal"} 1
-# HELP zpam_agent_escalations_total Escalations seen by the kernel hooks, by decision and by how they were attempted.
+# HELP zpam_agent_escalations_total Escalations seen by the kernel hooks, by decision (allowed, denied, out_of_scope: a command outside a scoped grant) and by how they were attempted.
 # TYPE zpam_agent_escalations_total counter
 zpam_agent_escalations_total{decision="allowed",via="setuid"} 1
 zpam_agent_escalations_total{decision="denied",via="exec"} 2
+zpam_agent_escalations_total{decision="out_of_scope",via="exec"} 1
 # HELP zpam_agent_kernel_events_dropped_total Kernel events lost, by ring: ring buffer full, or not read in time.
 # TYPE zpam_agent_kernel_events_dropped_total counter
 zpam_agent_kernel_events_dropped_total{ring="escalation"} 7

@@ -115,5 +115,5 @@ func slotOf(g *commonv1.Grant) slot {
 
 func toKernel(g *commonv1.Grant) kernel.Grant {
 	s := slotOf(g)
-	return kernel.Grant{ID: g.GetId(), UID: s.uid, SessionID: s.session, ExpiresAt: g.GetExpiresAt().AsTime()}
+	return kernel.Grant{ID: g.GetId(), UID: s.uid, SessionID: s.session, ExpiresAt: g.GetExpiresAt().AsTime(), Commands: g.GetCommands()}
 }

@@ -70,6 +70,7 @@ func (b *Builder) Escalation(e kernel.Event, mode kernel.Mode) *commonv1.Event {
 	proc := toProcess(kernel.Process{PID: e.PID, PPID: e.PPID, UID: e.UID, EUID: e.EUID, LoginUID: e.LoginUID, SessionID: e.SessionID, TTY: e.TTY, Comm: e.Comm})
 	ev.Detail = &commonv1.Event_Escalation{Escalation: &commonv1.EscalationEvent{
 		Process: proc, Allowed: e.Kind == kernel.EventEscalationAllowed, Via: e.Via, Filename: e.Filename, Mode: string(mode),
+		OutOfScope: e.Kind == kernel.EventScopeDenied,
 	}}
 	ev.User = b.users.name(e.LoginUID)
 	if ev.User == "" {

@@ -86,6 +86,9 @@ roles:
   #     approvals_above: 60             # these approvals are required instead:
   #     approvals: {count: 1, from: ["@sec-leads"]}
   #     deny_above: 90                  # denied
+  #   commands: [/usr/bin/systemctl, /usr/bin/journalctl]
+  #       # scoped grants: the only programs that may run as root under the grant
+  #       # (enforced in the kernel by file identity); a request may name a subset
   #
   # - name: ci-deploy                   # for workloads (SPIFFE-ID certificates) only
   #   workloads: ["spiffe://example.org/ci/*"]   # globs; * stays within one path segment

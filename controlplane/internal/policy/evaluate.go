@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -43,6 +44,11 @@ type Input struct {
 	// Risk is the request's risk assessment, scored before evaluation
 	// from the control plane's history (see package risk).
 	Risk risk.Assessment
+	// Commands are the programs the request names (absolute paths).
+	Commands []string
+	// Granted: the input is a grant already issued, judged again; its
+	// Commands are what it runs with, so none means unscoped.
+	Granted bool
 }
 
 // Decision is the result of Evaluate.
@@ -63,6 +69,9 @@ type Decision struct {
 	// what it changed, or is empty when the thresholds changed nothing.
 	Risk     risk.Assessment
 	RiskNote string
+	// Commands scope the grant: the request's, or the role's when the
+	// request names none. Empty: unscoped.
+	Commands []string
 }
 
 // Evaluate decides a request: the first role, in file order, whose users
@@ -96,7 +105,10 @@ func (r *Role) decide(in Input) Decision {
 	if reason := r.refusal(in); reason != "" {
 		return Decision{Outcome: Deny, Role: r.Name, Reason: reason, Risk: in.Risk}
 	}
-	d := Decision{Role: r.Name, MFA: r.MFA, Scope: r.Scope, Risk: in.Risk}
+	d := Decision{Role: r.Name, MFA: r.MFA, Scope: r.Scope, Commands: in.Commands, Risk: in.Risk}
+	if len(d.Commands) == 0 {
+		d.Commands = r.Commands
+	}
 	switch {
 	case r.Approvals.Count > 0:
 		d.Outcome, d.ApprovalsNeeded, d.Approvers = NeedApprovals, r.Approvals.Count, r.Approvals.From
@@ -118,6 +130,9 @@ func (r *Role) refusal(in Input) string {
 	if r.Record && !in.Recorded {
 		return fmt.Sprintf("role %s allows only recorded elevated shells; run: pamctl elevate --shell", r.Name)
 	}
+	if reason := r.commandRefusal(in); reason != "" {
+		return reason
+	}
 	if r.Hours != nil && !r.Hours.Contains(in.Time) {
 		return fmt.Sprintf("role %s allows requests only %s", r.Name, r.Hours)
 	}
@@ -130,6 +145,23 @@ func (r *Role) refusal(in Input) string {
 	}
 	if !ok {
 		return fmt.Sprintf("condition of role %s is false: %s", r.Name, r.When)
+	}
+	return ""
+}
+
+// commandRefusal: a scoped role allows only requests for its commands,
+// and keeps no issued grant that runs unscoped.
+func (r *Role) commandRefusal(in Input) string {
+	if len(r.Commands) == 0 {
+		return ""
+	}
+	for _, c := range in.Commands {
+		if !slices.Contains(r.Commands, c) {
+			return fmt.Sprintf("command %s is not one of role %s's commands: %s", c, r.Name, strings.Join(r.Commands, ", "))
+		}
+	}
+	if in.Granted && len(in.Commands) == 0 {
+		return fmt.Sprintf("role %s now allows only its commands (%s), and the grant runs without any", r.Name, strings.Join(r.Commands, ", "))
 	}
 	return ""
 }

@@ -75,6 +75,9 @@ func TestParseErrorsNameFileLineField(t *testing.T) {
 		"scope":     {"roles:\n  - {name: a, users: [x], max_duration: 1h, scope: host}\n", `roles[0].scope: "host" is not session or user`},
 		"both":      {"roles:\n  - {name: a, users: [x], max_duration: 1h, auto_approve: true, approvals: {count: 1}}\n", `cannot be combined with approvals`},
 		"syntax":    {"roles:\n  - name: a\n    users: [x\n", `policy.yaml:2: did not find expected ',' or ']'`},
+		"relative command": {"roles:\n  - name: a\n    users: [x]\n    max_duration: 1h\n    commands: [systemctl]\n",
+			`policy.yaml:5: roles[0].commands: "systemctl" is not an absolute path like /usr/bin/systemctl`},
+		"no commands": {"roles:\n  - {name: a, users: [x], max_duration: 1h, commands: []}\n", `roles[0].commands: must name at least one program`},
 	}
 	for name, c := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -80,6 +80,10 @@ type Role struct {
 	Record bool
 	// Risk says what the request's risk score changes.
 	Risk RoleRisk
+	// Commands, when set, scope the role's grants: only these programs
+	// (absolute paths) may run with euid 0 in the elevated tree. A request
+	// may name a subset; one that names none gets them all.
+	Commands []string
 }
 
 // RoleRisk are a role's thresholds on the risk score: above each, the

@@ -25,8 +25,9 @@ func (p *problems) role(n *yaml.Node, path string) Role {
 				r.ApprovalTimeout = d
 			}
 		},
-		"record": func(v *yaml.Node, f string) { r.Record = p.boolean(v, f) },
-		"risk":   func(v *yaml.Node, f string) { r.Risk = p.roleRisk(v, f) },
+		"record":   func(v *yaml.Node, f string) { r.Record = p.boolean(v, f) },
+		"risk":     func(v *yaml.Node, f string) { r.Risk = p.roleRisk(v, f) },
+		"commands": func(v *yaml.Node, f string) { r.Commands = p.commands(v, f) },
 	})
 	if n.Kind != yaml.MappingNode {
 		return r
@@ -124,6 +125,27 @@ func (p *problems) scope(n *yaml.Node, field string) Scope {
 		p.add(n, field, "%q is not session or user", s)
 	}
 	return ScopeSession
+}
+
+// MaxCommands bounds a role's command list, as the kernel holds at most
+// that many per grant.
+const MaxCommands = 32
+
+// commands reads a scoped role's programs: absolute paths.
+func (p *problems) commands(n *yaml.Node, field string) []string {
+	list := p.strList(n, field)
+	switch {
+	case n.Kind == yaml.SequenceNode && len(list) == 0:
+		p.add(n, field, "must name at least one program like /usr/bin/systemctl, or be left out")
+	case len(list) > MaxCommands:
+		p.add(n, field, "names %d programs, at most %d accepted", len(list), MaxCommands)
+	}
+	for _, c := range list {
+		if !strings.HasPrefix(c, "/") || strings.ContainsAny(c, " \t") {
+			p.add(n, field, "%q is not an absolute path like /usr/bin/systemctl", c)
+		}
+	}
+	return list
 }
 
 // workloads reads SPIFFE ID patterns like "spiffe://example.org/ci/*".

@@ -134,7 +134,7 @@ func (s *Service) applyDecision(tx *store.Tx, out *outbox, r *store.Request, d p
 func newRequest(in Elevation, host store.Host, d policy.Decision, now time.Time) store.Request {
 	r := store.Request{
 		ID: uuid.NewString(), HostID: host.ID, Hostname: host.Hostname, User: in.User, UID: in.UID,
-		Duration: in.Duration, Reason: in.Reason, Commands: in.Commands, Context: in.Context,
+		Duration: in.Duration, Reason: in.Reason, Commands: grantCommands(in, d), Context: in.Context,
 		Status: store.StatusDenied, StatusReason: d.Reason, Role: d.Role, Scope: store.Scope(d.Scope),
 		CreatedAt: now, UpdatedAt: now, WorkloadID: in.WorkloadID,
 	}
@@ -148,6 +148,15 @@ func newRequest(in Elevation, host store.Host, d policy.Decision, now time.Time)
 	return r
 }
 
+// grantCommands are the commands the request is filed with: the
+// decision's (the role's when the request named none) unless denied.
+func grantCommands(in Elevation, d policy.Decision) []string {
+	if d.Outcome == policy.Deny || len(d.Commands) == 0 {
+		return in.Commands
+	}
+	return d.Commands
+}
+
 func policyInput(in Elevation, host store.Host, user store.User, now time.Time) policy.Input {
 	name := host.Hostname
 	if name == "" {
@@ -157,6 +166,7 @@ func policyInput(in Elevation, host store.Host, user store.User, now time.Time) 
 		User: in.User, UserGroups: user.Groups, Host: name, HostLabels: host.Labels,
 		Duration: in.Duration, Reason: in.Reason, TTY: in.Context.TTY,
 		SourceAddress: in.Context.SourceAddress, Recorded: in.Context.Recorded, Time: now, WorkloadID: in.WorkloadID,
+		Commands: in.Commands,
 	}
 }
 

@@ -206,6 +206,7 @@ func (j *judge) input(r store.Request, h store.Host) policy.Input {
 		User: r.User, UserGroups: j.registered[r.User], Host: name, HostLabels: h.Labels,
 		Duration: r.Duration, Reason: r.Reason, TTY: r.Context.TTY, SourceAddress: r.Context.SourceAddress,
 		Recorded: r.Context.Recorded, Time: r.CreatedAt, WorkloadID: r.WorkloadID, Risk: r.Risk,
+		Commands: r.Commands, Granted: true,
 	}
 }
 

@@ -77,8 +77,11 @@ func summary(ev *commonv1.Event) string {
 	case *commonv1.Event_Escalation:
 		e := d.Escalation
 		verdict := "denied"
-		if e.GetAllowed() {
+		switch {
+		case e.GetAllowed():
 			verdict = "allowed"
+		case e.GetOutOfScope():
+			verdict = "denied (not one of the grant's commands)"
 		}
 		return fmt.Sprintf("%s %s (%s, pid %d, %s mode)", verdict, orDash(e.GetFilename()), e.GetVia(), e.GetProcess().GetPid(), e.GetMode())
 	case *commonv1.Event_Login:
