@@ -14,9 +14,10 @@ const (
 )
 
 // sudoELF are the host binaries the guest runs: real sudo and its plugins,
-// id (prints the euid), true (the enforcer's self-test exec), and sh and
-// sleep (the telemetry tests' exit codes and signals).
-var sudoELF = []string{"/usr/bin/sudo", "/usr/bin/id", "/usr/bin/true", "/bin/sh", "/usr/bin/sleep", "/usr/libexec/sudo/sudoers.so",
+// id (prints the euid), whoami (a command outside a scoped grant), true
+// (the enforcer's self-test exec), and sh and sleep (the telemetry tests'
+// exit codes and signals, the trees terminated on revoke).
+var sudoELF = []string{"/usr/bin/sudo", "/usr/bin/id", "/usr/bin/whoami", "/usr/bin/true", "/bin/sh", "/usr/bin/sleep", "/usr/libexec/sudo/sudoers.so",
 	"/usr/libexec/sudo/libsudo_util.so.0", "/usr/libexec/sudo/group_file.so", "/usr/libexec/sudo/system_group.so"}
 
 var pamConfigs = []string{"sudo", "other", "common-auth", "common-account", "common-password", "common-session", "common-session-noninteractive"}

@@ -49,7 +49,8 @@ func TestRootVMLabLSM(t *testing.T) {
 	for _, name := range []string{"TestRootVMGatesRealSudo", "TestRootDeniesWithoutGrantAndAllowsWithOne", "TestRootSetuidFamilyGainingRootNeedsAGrant", "TestRootFileCapabilityGainNeedsAGrant", "TestRootVMWallClockJumpsDoNotMoveGrants", "TestRootCheckFindsAnEnforcingMode",
 		"TestRootTelemetryRecordsExecsAndExits", "TestRootTelemetryExitCodesAndSignals", "TestRootTelemetryTTYAndCwdAcrossMounts",
 		"TestRootTelemetryTruncatesArgv", "TestRootTelemetryAttributesTheElevatedTree", "TestRootTelemetryCountsDropsAndSparesEscalations",
-		"TestRootVMTelemetryAttributesRealSudo"} {
+		"TestRootVMTelemetryAttributesRealSudo", "TestRootScopedGrantAllowsOnlyItsCommands", "TestRootScopedGrantUnderRealSudo",
+		"TestRootTerminateEndsTheElevatedTree", "TestRootTerminatingTreeCannotForkOrExec", "TestRootTerminateOutrunsAForkStorm"} {
 		if !strings.Contains(res.Console, "--- PASS: "+name) {
 			t.Fatalf("guest console has no PASS for %s:\n%s", name, res.Console)
 		}

@@ -73,13 +73,18 @@ func startRootShell(t *testing.T, s sudoer, argv ...string) *rootShell {
 	return &rootShell{cmd: cmd, in: in, out: bufio.NewReader(out)}
 }
 
-// ask sends a line and reads one back.
+// ask sends a line and reads one back; a shell that does not answer
+// within 30 s is killed, so the test fails instead of hanging.
 func (r *rootShell) ask(t *testing.T, line string) string {
 	t.Helper()
 	if _, err := io.WriteString(r.in, line+"\n"); err != nil {
 		t.Fatalf("write %q to the root shell: %v", line, err)
 	}
+	stuck := time.AfterFunc(30*time.Second, func() { _ = r.cmd.Process.Kill() })
 	got, err := r.out.ReadString('\n')
+	if !stuck.Stop() {
+		t.Fatalf("the root shell did not answer %q within 30 s", line)
+	}
 	if err != nil {
 		t.Fatalf("read the root shell's answer to %q: %v", line, err)
 	}
@@ -195,23 +200,24 @@ func TestRootTerminatingTreeCannotForkOrExec(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = e.setGrantFlags("g-fork", flagTerminating, false) })
-	for _, line := range []string{"/bin/echo", "exec /bin/echo"} {
+	// whoami prints root when it runs; echo is the shell's builtin.
+	for _, line := range []string{"/usr/bin/whoami; echo after", "exec /usr/bin/whoami; echo after"} {
 		sh := startRootShell(t, s, "/bin/sh")
-		if got := sh.ask(t, "/bin/echo before"); got != "before" {
-			t.Fatalf("root shell answered %q; want before", got)
+		if got := sh.ask(t, "/usr/bin/whoami"); got != "root" {
+			t.Fatalf("root shell answered %q; want root", got)
 		}
 		if err := e.setGrantFlags("g-fork", flagTerminating, true); err != nil {
 			t.Fatal(err)
 		}
 		// Closing stdin ends a shell that was not killed once it has run
 		// the line, so a failure shows instead of hanging.
-		if _, err := io.WriteString(sh.in, line+" after\n"); err != nil {
+		if _, err := io.WriteString(sh.in, line+"\n"); err != nil {
 			t.Fatal(err)
 		}
 		sh.in.Close()
 		rest, _ := io.ReadAll(sh.out)
 		err := sh.cmd.Wait()
-		if strings.Contains(string(rest), "after") || !killed(err) {
+		if strings.Contains(string(rest), "root") || strings.Contains(string(rest), "after") || !killed(err) {
 			t.Fatalf("%s in a terminating tree printed %q, sudo ended with %v; want the shell killed first", line, rest, err)
 		}
 		if err := e.setGrantFlags("g-fork", flagTerminating, false); err != nil {
