@@ -182,3 +182,35 @@ func TestRootScopedRoleRunsOnlyItsCommands(t *testing.T) {
 		t.Fatalf("sudo /usr/bin/whoami under an unscoped grant: %v; want root", o)
 	}
 }
+
+// TestRootTerminateOnEndEndsTheTreeAtExpiry: under a role with
+// terminate_on_end, the sudo -i tree ends when the grant expires, with
+// nobody revoking it; the user's own process runs on.
+func TestRootTerminateOnEndEndsTheTreeAtExpiry(t *testing.T) {
+	u := setupRoot(t, "zpam-e2e-kexp")[0]
+	s := startStack(t, `roles:
+  - name: e2e-strict
+    users: [zpam-e2e-kexp]
+    max_duration: 10m
+    auto_approve: true
+    terminate_on_end: true
+`)
+	sl := sleepers(t, "own", "tree")
+	ls := newSession(t, s, u)
+	if o := ls.run("/bin/sh", "-c", sl["own"]+" 300 >/dev/null 2>&1 &"); !o.ok() {
+		t.Fatalf("start the user's own process: %v", o)
+	}
+	if o := ls.run(s.pamctl("elevate", "--for", "4s", "--reason", "e2e: "+t.Name())...); !o.ok() {
+		t.Fatalf("pamctl elevate --for 4s: %v", o)
+	}
+	granted := time.Now()
+	startRootTree(t, ls, sl["tree"])
+	waitFor(t, "the tree ended after the grant expired", 30*time.Second, func() bool { return len(running(sl["tree"])) == 0 })
+	if since := time.Since(granted); since < 4*time.Second {
+		t.Fatalf("the tree ended %v after the grant, before its 4 s were over", since)
+	}
+	t.Logf("tree ended %v after a 4 s grant was granted", time.Since(granted).Round(time.Millisecond))
+	if len(running(sl["own"])) != 1 {
+		t.Fatal("the user's own process was ended with the elevated tree")
+	}
+}

@@ -28,7 +28,7 @@ func (d *Daemon) endTree(g *commonv1.Grant) {
 		d.log.Error("mark the elevated tree for termination", "grant_id", g.GetId(), "err", err)
 		return
 	}
-	d.log.Warn("ending the elevated tree of a revoked grant", "grant_id", g.GetId(), "user", g.GetUser())
+	d.log.Warn("ending the elevated tree of an ended grant", "grant_id", g.GetId(), "user", g.GetUser())
 	select {
 	case d.terminateWake <- struct{}{}:
 	default: // a wake-up is pending already

@@ -36,8 +36,8 @@ func (t *Table) apply(ev *agentv1.GrantEvent) error {
 		return t.upsert(ev.GetGrant())
 	case agentv1.GrantEvent_KIND_REMOVE:
 		t.log.Info("grant ended by the control plane", "grant_id", ev.GetGrant().GetId(), "reason", ev.GetReason(), "terminate", ev.GetTerminate())
-		if ev.GetTerminate() {
-			t.endTree(t.describeEnded(ev.GetGrant()))
+		if g := t.describeEnded(ev.GetGrant()); ev.GetTerminate() || g.GetTerminateOnEnd() {
+			t.endTree(g)
 		}
 		return t.remove(ev.GetGrant().GetId(), fmt.Errorf("%w: %s", ErrEnded, ev.GetReason()))
 	case agentv1.GrantEvent_KIND_SYNCED:
@@ -53,6 +53,7 @@ func (t *Table) upsert(g *commonv1.Grant) error {
 		return err
 	}
 	if !g.GetExpiresAt().AsTime().After(t.now()) {
+		t.endTreeOnEnd(t.describeEnded(g))
 		return t.remove(g.GetId(), ErrExpired)
 	}
 	g, err := t.withLocalUID(g)
@@ -108,6 +109,14 @@ func (t *Table) describeEnded(g *commonv1.Grant) *commonv1.Grant {
 		return known
 	}
 	return g
+}
+
+// endTreeOnEnd ends the tree of a grant whose role asks for that at every
+// ending (terminate_on_end), here an expiry or a removal by snapshot.
+func (t *Table) endTreeOnEnd(g *commonv1.Grant) {
+	if g.GetTerminateOnEnd() {
+		t.endTree(g)
+	}
 }
 
 // changeOf names an ending for observers.
@@ -192,6 +201,7 @@ func (t *Table) synced() error {
 	for _, e := range entries {
 		if !t.seen[e.ID] && !t.isLocal(e.ID) {
 			why := fmt.Errorf("%w: no longer active on the control plane", ErrEnded)
+			t.endTreeOnEnd(t.known(e))
 			errs = append(errs, t.deleteEntry(e))
 			t.observe(Removed, t.known(e), why.Error())
 			t.forget(e.ID, why)

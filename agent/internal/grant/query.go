@@ -127,6 +127,7 @@ func (t *Table) Reap() error {
 	var errs []error
 	for _, e := range entries {
 		if !e.ExpiresAt.After(t.now()) {
+			t.endTreeOnEnd(t.known(e))
 			errs = append(errs, t.deleteEntry(e))
 			t.observe(Expired, t.known(e), "")
 			t.forget(e.ID, ErrExpired)

@@ -50,7 +50,8 @@ const (
 type Observer func(action string, g *commonv1.Grant, detail string)
 
 // TreeEnder is told of a grant whose elevated process tree must end (a
-// revocation with terminate), before its kernel entry is removed. Like an
+// revocation with terminate, or any ending of a grant whose role says
+// terminate_on_end), before its kernel entry is removed. Like an
 // Observer it runs with the table's lock held: it marks the tree in the
 // kernel and leaves the sweep, which takes seconds, to another goroutine.
 type TreeEnder func(g *commonv1.Grant)

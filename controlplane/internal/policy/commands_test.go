@@ -13,6 +13,7 @@ const scopedPolicy = `roles:
     max_duration: 30m
     auto_approve: true
     commands: [/usr/bin/systemctl, /usr/bin/journalctl]
+    terminate_on_end: true
   - name: anything
     users: [bob]
     max_duration: 30m
@@ -25,8 +26,11 @@ const scopedPolicy = `roles:
 // grant judged again must run scoped under a scoped role.
 func TestScopedRoleCommands(t *testing.T) {
 	p := mustParse(t, scopedPolicy)
-	if got := p.Roles[0].Commands; !slices.Equal(got, []string{"/usr/bin/systemctl", "/usr/bin/journalctl"}) {
-		t.Fatalf("parsed commands %v", got)
+	if got := p.Roles[0].Commands; !slices.Equal(got, []string{"/usr/bin/systemctl", "/usr/bin/journalctl"}) || !p.Roles[0].TerminateOnEnd || p.Roles[1].TerminateOnEnd {
+		t.Fatalf("parsed %+v; want the commands and terminate_on_end on the first role only", p.Roles)
+	}
+	if d := p.Evaluate(input("alice", nil, time.Minute)); !d.TerminateOnEnd {
+		t.Fatalf("decision %+v; want terminate_on_end from the role", d)
 	}
 	withCommands := func(user string, cmds ...string) Input {
 		in := input(user, nil, 10*time.Minute)

@@ -89,6 +89,8 @@ roles:
   #   commands: [/usr/bin/systemctl, /usr/bin/journalctl]
   #       # scoped grants: the only programs that may run as root under the grant
   #       # (enforced in the kernel by file identity); a request may name a subset
+  #   terminate_on_end: true            # when a grant ends (expiry, revocation), its host
+  #       # ends every process elevated under it (pamctl revoke --terminate does it once)
   #
   # - name: ci-deploy                   # for workloads (SPIFFE-ID certificates) only
   #   workloads: ["spiffe://example.org/ci/*"]   # globs; * stays within one path segment

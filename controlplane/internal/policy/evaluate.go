@@ -72,6 +72,8 @@ type Decision struct {
 	// Commands scope the grant: the request's, or the role's when the
 	// request names none. Empty: unscoped.
 	Commands []string
+	// TerminateOnEnd: the grant's elevated processes end with it.
+	TerminateOnEnd bool
 }
 
 // Evaluate decides a request: the first role, in file order, whose users
@@ -105,7 +107,7 @@ func (r *Role) decide(in Input) Decision {
 	if reason := r.refusal(in); reason != "" {
 		return Decision{Outcome: Deny, Role: r.Name, Reason: reason, Risk: in.Risk}
 	}
-	d := Decision{Role: r.Name, MFA: r.MFA, Scope: r.Scope, Commands: in.Commands, Risk: in.Risk}
+	d := Decision{Role: r.Name, MFA: r.MFA, Scope: r.Scope, Commands: in.Commands, Risk: in.Risk, TerminateOnEnd: r.TerminateOnEnd}
 	if len(d.Commands) == 0 {
 		d.Commands = r.Commands
 	}

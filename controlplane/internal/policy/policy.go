@@ -84,6 +84,9 @@ type Role struct {
 	// (absolute paths) may run with euid 0 in the elevated tree. A request
 	// may name a subset; one that names none gets them all.
 	Commands []string
+	// TerminateOnEnd: when a grant of the role ends (expiry, revocation,
+	// re-evaluation), its host ends the processes elevated under it.
+	TerminateOnEnd bool
 }
 
 // RoleRisk are a role's thresholds on the risk score: above each, the

@@ -25,9 +25,10 @@ func (p *problems) role(n *yaml.Node, path string) Role {
 				r.ApprovalTimeout = d
 			}
 		},
-		"record":   func(v *yaml.Node, f string) { r.Record = p.boolean(v, f) },
-		"risk":     func(v *yaml.Node, f string) { r.Risk = p.roleRisk(v, f) },
-		"commands": func(v *yaml.Node, f string) { r.Commands = p.commands(v, f) },
+		"record":           func(v *yaml.Node, f string) { r.Record = p.boolean(v, f) },
+		"risk":             func(v *yaml.Node, f string) { r.Risk = p.roleRisk(v, f) },
+		"commands":         func(v *yaml.Node, f string) { r.Commands = p.commands(v, f) },
+		"terminate_on_end": func(v *yaml.Node, f string) { r.TerminateOnEnd = p.boolean(v, f) },
 	})
 	if n.Kind != yaml.MappingNode {
 		return r

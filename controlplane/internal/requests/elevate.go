@@ -136,7 +136,7 @@ func newRequest(in Elevation, host store.Host, d policy.Decision, now time.Time)
 		ID: uuid.NewString(), HostID: host.ID, Hostname: host.Hostname, User: in.User, UID: in.UID,
 		Duration: in.Duration, Reason: in.Reason, Commands: grantCommands(in, d), Context: in.Context,
 		Status: store.StatusDenied, StatusReason: d.Reason, Role: d.Role, Scope: store.Scope(d.Scope),
-		CreatedAt: now, UpdatedAt: now, WorkloadID: in.WorkloadID,
+		CreatedAt: now, UpdatedAt: now, WorkloadID: in.WorkloadID, TerminateOnEnd: d.TerminateOnEnd,
 	}
 	if r.Scope == "" {
 		r.Scope = store.ScopeSession

@@ -51,7 +51,7 @@ func newGrant(r store.Request, now time.Time, rev int64) store.Grant {
 		ID: uuid.NewString(), RequestID: r.ID, HostID: r.HostID, User: r.User, UID: r.UID,
 		Scope: scope, SessionID: session, GrantedAt: now, ExpiresAt: now.Add(r.Duration),
 		Commands: r.Commands, Approvers: r.ApprovedBy, Role: r.Role, State: store.GrantActive, Revision: rev,
-		WorkloadID: r.WorkloadID, BreakGlass: r.BreakGlass,
+		WorkloadID: r.WorkloadID, BreakGlass: r.BreakGlass, TerminateOnEnd: r.TerminateOnEnd,
 	}
 }
 
@@ -79,6 +79,8 @@ func endGrant(tx *store.Tx, out *outbox, g store.Grant, e ending, now time.Time)
 	if !ended {
 		return fmt.Errorf("grant %s has already ended: %w", g.ID, errdefs.ErrConflict)
 	}
+	// The role's terminate_on_end makes every ending a terminating one.
+	e.terminate = e.terminate || g.TerminateOnEnd
 	change := store.GrantChange{Revision: rev, HostID: g.HostID, GrantID: g.ID, Kind: store.ChangeRemove, At: now,
 		Reason: e.reason, Terminate: e.terminate}
 	if err := tx.InsertGrantChange(change); err != nil {

@@ -87,7 +87,7 @@ func grantToProto(g store.Grant) *commonv1.Grant {
 		Id: g.ID, RequestId: g.RequestID, HostId: g.HostID, User: g.User, Uid: g.UID,
 		Scope: scopeToProto[g.Scope], SessionId: g.SessionID, GrantedAt: timestamppb.New(g.GrantedAt),
 		ExpiresAt: timestamppb.New(g.ExpiresAt), Commands: g.Commands, Approvers: g.Approvers, Role: g.Role,
-		WorkloadId: g.WorkloadID, BreakGlass: g.BreakGlass,
+		WorkloadId: g.WorkloadID, BreakGlass: g.BreakGlass, TerminateOnEnd: g.TerminateOnEnd,
 	}
 }
 

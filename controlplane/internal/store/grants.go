@@ -6,15 +6,15 @@ import (
 )
 
 const grantColumns = `id, request_id, host_id, user_name, uid, scope, session_id, granted_at, expires_at,
-	commands, approvers, role, state, ended_at, revision, break_glass, workload_id`
+	commands, approvers, role, state, ended_at, revision, break_glass, workload_id, terminate_on_end`
 
 // InsertGrant stores a new active grant.
 func (t *Tx) InsertGrant(g Grant) error {
-	_, err := t.exec(`INSERT INTO grants (`+grantColumns+`) VALUES (`+placeholders(17)+`)`,
+	_, err := t.exec(`INSERT INTO grants (`+grantColumns+`) VALUES (`+placeholders(18)+`)`,
 		g.ID, g.RequestID, g.HostID, g.User, int64(g.UID), string(g.Scope), int64(g.SessionID),
 		unixNano(g.GrantedAt), unixNano(g.ExpiresAt), toJSON(nonNilSlice(g.Commands)),
 		toJSON(nonNilSlice(g.Approvers)), g.Role, string(g.State), unixNano(g.EndedAt), g.Revision,
-		boolInt(g.BreakGlass), g.WorkloadID)
+		boolInt(g.BreakGlass), g.WorkloadID, boolInt(g.TerminateOnEnd))
 	if err != nil {
 		return fmt.Errorf("insert grant: %w", err)
 	}
@@ -107,14 +107,14 @@ func scanGrant(row scanner) (Grant, error) {
 // scanGrantAfter scans the columns in before, then a grant's.
 func scanGrantAfter(row scanner, before ...any) (Grant, error) {
 	var g Grant
-	var uid, session, granted, expires, ended, breakGlass int64
+	var uid, session, granted, expires, ended, breakGlass, terminate int64
 	var scope, state, commands, approvers string
 	err := row.Scan(append(before, &g.ID, &g.RequestID, &g.HostID, &g.User, &uid, &scope, &session, &granted, &expires,
-		&commands, &approvers, &g.Role, &state, &ended, &g.Revision, &breakGlass, &g.WorkloadID)...)
+		&commands, &approvers, &g.Role, &state, &ended, &g.Revision, &breakGlass, &g.WorkloadID, &terminate)...)
 	if err != nil {
 		return Grant{}, err
 	}
-	g.BreakGlass = breakGlass != 0
+	g.BreakGlass, g.TerminateOnEnd = breakGlass != 0, terminate != 0
 	g.UID, g.SessionID, g.Scope, g.State = uint32(uid), uint32(session), Scope(scope), GrantState(state)
 	g.GrantedAt, g.ExpiresAt, g.EndedAt = fromUnixNano(granted), fromUnixNano(expires), fromUnixNano(ended)
 	if err := fromJSON(commands, &g.Commands); err != nil {

@@ -140,6 +140,9 @@ type Request struct {
 	// BreakGlass: opened by an agent offline under the signed break-glass
 	// policy, reported afterwards.
 	BreakGlass bool
+	// TerminateOnEnd: the role ends the elevated processes whenever the
+	// grant ends (kept from the decision for a grant issued later).
+	TerminateOnEnd bool
 	// WorkloadID is the SPIFFE ID of a non-human requester; User is then
 	// the service account it asked for.
 	WorkloadID string
@@ -169,6 +172,9 @@ type Grant struct {
 	// Revision is the revision of the grant's last change.
 	Revision   int64
 	BreakGlass bool
+	// TerminateOnEnd: the host ends the grant's elevated processes when
+	// it ends, however it ends (expiry, revocation, re-evaluation).
+	TerminateOnEnd bool
 	// WorkloadID is set for a workload's grant: the agent resolves User,
 	// a service account, to a uid itself.
 	WorkloadID string

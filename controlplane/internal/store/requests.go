@@ -9,16 +9,17 @@ import (
 
 const requestColumns = `id, host_id, hostname, user_name, uid, duration_ns, reason, commands, context,
 	status, status_reason, role, scope, approvals_needed, approvers_allowed, approved_by, grant_id,
-	created_at, updated_at, approval_deadline, approval_mfa, mfa_verified, break_glass, workload_id, version, risk`
+	created_at, updated_at, approval_deadline, approval_mfa, mfa_verified, break_glass, workload_id, version, risk, terminate_on_end`
 
 // InsertRequest stores a new request.
 func (t *Tx) InsertRequest(r Request) error {
-	_, err := t.exec(`INSERT INTO requests (`+requestColumns+`) VALUES (`+placeholders(26)+`)`,
+	_, err := t.exec(`INSERT INTO requests (`+requestColumns+`) VALUES (`+placeholders(27)+`)`,
 		r.ID, r.HostID, r.Hostname, r.User, int64(r.UID), int64(r.Duration), r.Reason,
 		toJSON(nonNilSlice(r.Commands)), toJSON(r.Context), string(r.Status), r.StatusReason, r.Role,
 		string(r.Scope), r.ApprovalsNeeded, toJSON(nonNilSlice(r.ApproversAllowed)),
 		toJSON(nonNilSlice(r.ApprovedBy)), r.GrantID, unixNano(r.CreatedAt), unixNano(r.UpdatedAt),
-		unixNano(r.ApprovalDeadline), boolInt(r.ApprovalMFA), boolInt(r.MFAVerified), boolInt(r.BreakGlass), r.WorkloadID, int64(1), riskJSON(r.Risk))
+		unixNano(r.ApprovalDeadline), boolInt(r.ApprovalMFA), boolInt(r.MFAVerified), boolInt(r.BreakGlass), r.WorkloadID, int64(1), riskJSON(r.Risk),
+		boolInt(r.TerminateOnEnd))
 	if err != nil {
 		return fmt.Errorf("insert request: %w", err)
 	}
@@ -58,17 +59,17 @@ func (t *Tx) Requests(statuses []Status, limit int) ([]Request, error) {
 
 func scanRequest(row scanner) (Request, error) {
 	var r Request
-	var uid, dur, created, updated, deadline, approvalMFA, mfaVerified, breakGlass int64
+	var uid, dur, created, updated, deadline, approvalMFA, mfaVerified, breakGlass, terminate int64
 	var status, scope, commands, rctx, allowed, approved, assessed string
 	err := row.Scan(&r.ID, &r.HostID, &r.Hostname, &r.User, &uid, &dur, &r.Reason, &commands, &rctx,
 		&status, &r.StatusReason, &r.Role, &scope, &r.ApprovalsNeeded, &allowed, &approved, &r.GrantID,
-		&created, &updated, &deadline, &approvalMFA, &mfaVerified, &breakGlass, &r.WorkloadID, &r.Version, &assessed)
+		&created, &updated, &deadline, &approvalMFA, &mfaVerified, &breakGlass, &r.WorkloadID, &r.Version, &assessed, &terminate)
 	if err != nil {
 		return Request{}, err
 	}
 	r.UID, r.Duration, r.Status, r.Scope = uint32(uid), time.Duration(dur), Status(status), Scope(scope)
 	r.CreatedAt, r.UpdatedAt, r.ApprovalDeadline = fromUnixNano(created), fromUnixNano(updated), fromUnixNano(deadline)
-	r.ApprovalMFA, r.MFAVerified, r.BreakGlass = approvalMFA != 0, mfaVerified != 0, breakGlass != 0
+	r.ApprovalMFA, r.MFAVerified, r.BreakGlass, r.TerminateOnEnd = approvalMFA != 0, mfaVerified != 0, breakGlass != 0, terminate != 0
 	fields := []struct {
 		src string
 		dst any

@@ -273,9 +273,12 @@ type Grant struct {
 	// account, and uid is resolved from it by the agent on each host.
 	WorkloadId string `protobuf:"bytes,13,opt,name=workload_id,json=workloadId,proto3" json:"workload_id,omitempty"`
 	// Opened by the agent under the offline break-glass policy.
-	BreakGlass    bool `protobuf:"varint,14,opt,name=break_glass,json=breakGlass,proto3" json:"break_glass,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	BreakGlass bool `protobuf:"varint,14,opt,name=break_glass,json=breakGlass,proto3" json:"break_glass,omitempty"`
+	// The role ends the elevated processes whenever the grant ends: the
+	// host ends the tree on its own when the grant expires, too.
+	TerminateOnEnd bool `protobuf:"varint,15,opt,name=terminate_on_end,json=terminateOnEnd,proto3" json:"terminate_on_end,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Grant) Reset() {
@@ -402,6 +405,13 @@ func (x *Grant) GetWorkloadId() string {
 func (x *Grant) GetBreakGlass() bool {
 	if x != nil {
 		return x.BreakGlass
+	}
+	return false
+}
+
+func (x *Grant) GetTerminateOnEnd() bool {
+	if x != nil {
+		return x.TerminateOnEnd
 	}
 	return false
 }
@@ -648,7 +658,7 @@ const file_zpam_common_v1_common_proto_rawDesc = "" +
 	"session_id\x18\x04 \x01(\rR\tsessionId\x12%\n" +
 	"\x0eparent_command\x18\x05 \x01(\tR\rparentCommand\x12\x10\n" +
 	"\x03pid\x18\x06 \x01(\rR\x03pid\x12\x1a\n" +
-	"\brecorded\x18\a \x01(\bR\brecorded\"\xcc\x03\n" +
+	"\brecorded\x18\a \x01(\bR\brecorded\"\xf6\x03\n" +
 	"\x05Grant\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1d\n" +
 	"\n" +
@@ -670,7 +680,8 @@ const file_zpam_common_v1_common_proto_rawDesc = "" +
 	"\vworkload_id\x18\r \x01(\tR\n" +
 	"workloadId\x12\x1f\n" +
 	"\vbreak_glass\x18\x0e \x01(\bR\n" +
-	"breakGlass\"\x99\a\n" +
+	"breakGlass\x12(\n" +
+	"\x10terminate_on_end\x18\x0f \x01(\bR\x0eterminateOnEnd\"\x99\a\n" +
 	"\aRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x17\n" +
 	"\ahost_id\x18\x02 \x01(\tR\x06hostId\x12\x1a\n" +
