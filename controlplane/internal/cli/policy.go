@@ -69,6 +69,7 @@ func newPolicyTest(e *env) *cobra.Command {
 	fl.BoolVar(&f.in.TTY, "tty", true, "request comes from a terminal")
 	fl.StringVar(&f.in.SourceAddress, "source", "", "source address of the login")
 	fl.StringVar(&f.in.WorkloadID, "workload", "", "SPIFFE ID of a workload asking for the service account --user")
+	fl.StringArrayVar(&f.in.Commands, "command", nil, "absolute path of a command the request is limited to (repeatable)")
 	fl.IntVar(&f.score, "risk", -1, fmt.Sprintf("decide with this risk score (0 to %d) instead of scoring from the store's history", risk.MaxScore))
 	addDatabase(cmd, &f.database)
 	return cmd
@@ -95,11 +96,19 @@ func testPolicy(e *env, f policyTestFlags) error {
 		return nil
 	}
 	fmt.Fprintf(e.stdout, "role: %s\nscope: %s\nmfa: %t\n", d.Role, d.Scope, d.MFA)
+	fmt.Fprintf(e.stdout, "commands: %s\nterminate on end: %t\n", commandsText(d.Commands), d.TerminateOnEnd)
 	if d.Outcome == policy.NeedApprovals {
 		fmt.Fprintf(e.stdout, "approvals: %d from %s\napprover mfa: %t\napproval timeout: %s\n",
 			d.ApprovalsNeeded, approversText(d.Approvers), d.ApprovalMFA, d.ApprovalTimeout)
 	}
 	return nil
+}
+
+func commandsText(list []string) string {
+	if len(list) == 0 {
+		return "any (not scoped)"
+	}
+	return strings.Join(list, ", ")
 }
 
 func approversText(list []string) string {
