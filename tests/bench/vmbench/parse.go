@@ -12,8 +12,9 @@ import (
 // benchLine matches one sub-benchmark result of BenchmarkRootExec, e.g.
 // "BenchmarkRootExec/true/lsm/3-2   300   1234567 ns/op   1500 hook-ns/exec";
 // the -N suffix is absent when GOMAXPROCS is 1, as in the single-CPU VM,
-// and baseline rounds have no hook metric.
-var benchLine = regexp.MustCompile(`BenchmarkRootExec/([\w-]+)/(baseline|lsm|signal|audit)/(\d+)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(?:\s+([\d.]+) hook-ns/exec)?`)
+// and baseline rounds have no hook metric. Other metrics of the line (the
+// testing package sorts them by unit) may come before it on the line.
+var benchLine = regexp.MustCompile(`BenchmarkRootExec/([\w-]+)/(baseline|lsm|signal|audit)/(\d+)(?:-\d+)?\s+\d+\s+([\d.]+) ns/op(?:[^\n]*?\s([\d.]+) hook-ns/exec)?`)
 
 // round is one timed round: ns per exec for a workload, phase and pair.
 type round struct {

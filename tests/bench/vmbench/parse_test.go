@@ -13,7 +13,7 @@ BenchmarkRootExec/true/lsm/1-1              	     300	   2040000 ns/op
 BenchmarkRootExec/true/baseline/2           	     300	   1000000 ns/op
 BenchmarkRootExec/true/lsm/2                	     300	    990000 ns/op
 BenchmarkRootExec/setuid-granted/baseline/0-1 	     300	   3000000 ns/op
-BenchmarkRootExec/setuid-granted/lsm/0-1      	     300	   3300000 ns/op	      3000 hook-ns/exec
+BenchmarkRootExec/setuid-granted/lsm/0-1      	     300	   3300000 ns/op	      2500 exec-hook-ns/exec	      3000 hook-ns/exec	       400 tree-ns/run
 PASS`
 
 func TestCompareUsesPerPairRatios(t *testing.T) {
