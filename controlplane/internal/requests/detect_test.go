@@ -101,8 +101,8 @@ func TestDetectionRevokesWithinTheIngestTransaction(t *testing.T) {
 		t.Fatal(err)
 	}
 	ev := next(t, events)
-	if ev.Kind != Remove || ev.Grant.ID != g.ID || !strings.Contains(ev.Reason, "detection log-deletion (high): rm /var/log/zpam-test.log") {
-		t.Fatalf("host got %+v, want the REMOVE with the rule", ev)
+	if ev.Kind != Remove || ev.Grant.ID != g.ID || !strings.Contains(ev.Reason, "detection log-deletion (high): rm /var/log/zpam-test.log") || ev.Terminate {
+		t.Fatalf("host got %+v, want the REMOVE with the rule, not ending the tree", ev)
 	}
 	fs := w.findings(g)
 	if len(fs) != 1 || fs[0].Rule != "log-deletion" || fs[0].Severity != "high" || fs[0].Response != "revoke" || fs[0].Outcome != outcomeRevoked ||
@@ -130,6 +130,22 @@ func TestDetectionRevokesWithinTheIngestTransaction(t *testing.T) {
 	case ev := <-events:
 		t.Fatalf("the host got %+v after the grant had ended", ev)
 	case <-time.After(100 * time.Millisecond):
+	}
+}
+
+// TestTerminatingRuleEndsTheTree: a critical rule's terminate response
+// revokes the grant with a REMOVE that has the host end the elevated
+// processes, and the finding says so.
+func TestTerminatingRuleEndsTheTree(t *testing.T) {
+	w := newWorld(t, detectPolicy)
+	g := w.grantFor("alice", "dev-1")
+	events := followHost(t, w.s, "dev-1")
+	w.w(w.s.Inspect(context.Background(), "dev-1", []Exec{execOf(g, "insmod /tmp/rootkit.ko")}))
+	if ev := next(t, events); ev.Kind != Remove || ev.Grant.ID != g.ID || !ev.Terminate || !strings.Contains(ev.Reason, "detection kernel-module (critical)") {
+		t.Fatalf("host got %+v, want a terminating REMOVE naming the rule", ev)
+	}
+	if fs := w.findings(g); len(fs) != 1 || fs[0].Response != "terminate" || fs[0].Outcome != outcomeTerminated {
+		t.Fatalf("findings %+v", fs)
 	}
 }
 

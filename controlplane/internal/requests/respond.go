@@ -15,7 +15,7 @@ const (
 	outcomeFlagged    = "flagged for review"
 	outcomeSuspended  = "grant suspended until the requester gives a fresh one-time code"
 	outcomeRevoked    = "grant revoked"
-	outcomeTerminated = "grant revoked; ending its elevated processes is not available yet, so they keep running until they exit"
+	outcomeTerminated = "grant revoked; its host ends the processes elevated under it"
 )
 
 // respond takes response on g for hit h, in the inspection's
@@ -40,7 +40,8 @@ func (in *inspection) respond(g *store.Grant, h detect.Hit, resp detect.Response
 		g.State = store.GrantSuspended
 		return outcomeSuspended, nil
 	case detect.Revoke, detect.Terminate:
-		if err := endGrant(in.tx, in.out, *g, ending{state: store.GrantRevoked, actor: ActorDetection, reason: reason}, now); err != nil {
+		e := ending{state: store.GrantRevoked, actor: ActorDetection, reason: reason, terminate: resp == detect.Terminate}
+		if err := endGrant(in.tx, in.out, *g, e, now); err != nil {
 			return "", err
 		}
 		g.State = store.GrantRevoked
