@@ -13,7 +13,6 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/zpam/zpam/controlplane/internal/telemetry"
@@ -22,10 +21,10 @@ import (
 
 // Source is what the exports read; *telemetry.Service satisfies it.
 type Source interface {
-	After(ctx context.Context, seq int64, limit int) ([]telemetry.Stored, error)
+	After(ctx context.Context, pos telemetry.Position, limit int) ([]telemetry.Stored, error)
 	Stored() <-chan struct{}
-	Cursor(ctx context.Context, sink string) (int64, error)
-	SetCursor(ctx context.Context, sink string, seq int64) error
+	Cursor(ctx context.Context, sink string) (telemetry.Position, error)
+	SetCursor(ctx context.Context, sink string, pos telemetry.Position) error
 }
 
 // Sink delivers a batch of JSON lines, all of them or an error.
@@ -97,12 +96,12 @@ func (e *Exporter) Run(ctx context.Context) {
 
 // Pruned counts, for each sink, the deleted events it had not yet got:
 // they are lost to that sink.
-func (e *Exporter) Pruned(seqs []int64) {
+func (e *Exporter) Pruned(pruned []telemetry.Position) {
 	for _, r := range e.runners {
-		behind := r.reached.Load()
+		behind := r.reached.get()
 		n := 0
-		for _, s := range seqs {
-			if s > behind {
+		for _, p := range pruned {
+			if behind.Less(p) {
 				n++
 			}
 		}
@@ -126,9 +125,27 @@ func (e *Exporter) Close() error {
 type runner struct {
 	cfg  *Config
 	sink Sink
-	// reached is the highest seq read for delivery: later prunes below it
-	// are not this sink's loss.
-	reached atomic.Int64
+	// reached is the last position read for delivery: later prunes at or
+	// before it are not this sink's loss.
+	reached position
+}
+
+// position is a Position read and written from several goroutines.
+type position struct {
+	mu  sync.Mutex
+	pos telemetry.Position
+}
+
+func (p *position) get() telemetry.Position {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.pos
+}
+
+func (p *position) set(pos telemetry.Position) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pos = pos
 }
 
 // idlePoll is how often an idle sink looks for events stored by another
@@ -153,8 +170,8 @@ func (r *runner) run(ctx context.Context) {
 			wait(ctx, wake)
 			continue
 		}
-		last := batch[len(batch)-1].Seq
-		r.reached.Store(last)
+		last := batch[len(batch)-1].Pos
+		r.reached.set(last)
 		if !r.deliver(ctx, &b, lines(batch, r.cfg.Log)) {
 			return
 		}
@@ -165,7 +182,7 @@ func (r *runner) run(ctx context.Context) {
 
 // saveCursor records what was delivered even when the export is being
 // stopped, so that a restart does not send it again.
-func (r *runner) saveCursor(ctx context.Context, cursor int64) {
+func (r *runner) saveCursor(ctx context.Context, cursor telemetry.Position) {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := r.cfg.Source.SetCursor(ctx, r.sink.Name(), cursor); err != nil {
@@ -173,16 +190,16 @@ func (r *runner) saveCursor(ctx context.Context, cursor int64) {
 	}
 }
 
-func (r *runner) loadCursor(ctx context.Context, b *backoff) (int64, bool) {
+func (r *runner) loadCursor(ctx context.Context, b *backoff) (telemetry.Position, bool) {
 	for {
 		cursor, err := r.cfg.Source.Cursor(ctx, r.sink.Name())
 		if err == nil {
-			r.reached.Store(cursor)
+			r.reached.set(cursor)
 			return cursor, true
 		}
 		r.cfg.Log.Error("export: read cursor", "sink", r.sink.Name(), "err", err)
 		if !sleep(ctx, b.next()) {
-			return 0, false
+			return telemetry.Position{}, false
 		}
 	}
 }
@@ -219,7 +236,7 @@ func lines(batch []telemetry.Stored, log *slog.Logger) [][]byte {
 	for _, s := range batch {
 		b, err := eventjson.Marshal(s.Event)
 		if err != nil {
-			log.Error("export: encode event", "seq", s.Seq, "err", err)
+			log.Error("export: encode event", "position", s.Pos.String(), "err", err)
 			continue
 		}
 		out = append(out, b)

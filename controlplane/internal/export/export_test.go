@@ -374,4 +374,27 @@ func TestRetentionBeforeExportCountsAsDropped(t *testing.T) {
 type prunedTo struct{ e *export.Exporter }
 
 func (p prunedTo) Ingested(int, int, int, time.Duration) {}
-func (p prunedTo) Pruned(seqs []int64)                   { p.e.Pruned(seqs) }
+func (p prunedTo) Pruned(pruned []telemetry.Position)    { p.e.Pruned(pruned) }
+
+// TestExportGoesOnAfterRetentionEmptiedTheTable: retention may delete
+// every event (a quiet spell longer than --retention); events stored
+// after that are numbered after every cursor, not again from 1, which the
+// sink's cursor had passed.
+func TestExportGoesOnAfterRetentionEmptiedTheTable(t *testing.T) {
+	f := newFixture(t)
+	path := filepath.Join(t.TempDir(), "zpam.jsonl")
+	sink, _ := export.NewFile(path)
+	m := newCounts()
+	f.run(t, m, sink)
+	want := f.ingest(t, 3, time.Now().Add(-2*time.Hour))
+	eventually(t, "3 lines", func() bool { return len(readLines(t, path)) == 3 })
+	svc := telemetry.New(telemetry.Config{Store: f.st, Retention: time.Hour})
+	if n, err := svc.Prune(context.Background()); err != nil || n != 3 {
+		t.Fatalf("pruned %d, %v; want all 3", n, err)
+	}
+	want = append(want, f.ingest(t, 2, time.Now())...)
+	eventually(t, "5 lines", func() bool { return len(readLines(t, path)) == 5 })
+	if got := execArgs(t, readLines(t, path)); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("exported %v, want %v", got, want)
+	}
+}

@@ -55,10 +55,10 @@ func (m *telemetryMetrics) Ingested(stored, duplicates, rejected int, took time.
 }
 
 // Pruned implements telemetry.Observer.
-func (m *telemetryMetrics) Pruned(seqs []int64) {
-	m.pruned.Add(float64(len(seqs)))
+func (m *telemetryMetrics) Pruned(pruned []telemetry.Position) {
+	m.pruned.Add(float64(len(pruned)))
 	if m.exporter != nil {
-		m.exporter.Pruned(seqs)
+		m.exporter.Pruned(pruned)
 	}
 }
 

@@ -31,6 +31,8 @@ type dialect struct {
 	// cacheStmts prepares each query once (see stmtCache). pgx caches
 	// prepared statements per connection by itself.
 	cacheStmts bool
+	// order is how the database puts committed events in order.
+	order eventOrder
 }
 
 // rebind turns ? placeholders into $1, $2, … for PostgreSQL. Our queries

@@ -2,6 +2,7 @@ package store
 
 import (
 	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -10,9 +11,10 @@ import (
 
 // EventRow is one stored event: the columns queries filter on and the
 // event's encoding, which the store does not read. GrantID and RequestID
-// are written, not read back: the encoding has them.
+// are written, not read back: the encoding has them. Pos is read back,
+// never written: the database assigns it.
 type EventRow struct {
-	Seq       int64
+	Pos       EventPos
 	HostID    string
 	ID        string
 	Hostname  string
@@ -121,22 +123,26 @@ type EventFilter struct {
 	Grant string
 	Kinds []int32
 	Since time.Time
-	// AfterSeq selects rows stored after that seq.
-	AfterSeq int64
-	Limit    int
+	// After selects rows after that position; the zero position is before
+	// every row.
+	After EventPos
+	// Final selects only final rows (see EventPos): what a reader that
+	// keeps a position may read.
+	Final bool
+	Limit int
 	// Newest returns the Limit newest by time (newest first) instead of
-	// the first Limit by seq.
+	// the first Limit by position.
 	Newest bool
 }
 
 // Events reads the rows f selects.
 func (t *Tx) Events(f EventFilter) ([]EventRow, error) {
-	where, args := f.where()
-	order := ` ORDER BY seq`
+	where, args := f.where(t.d.order)
+	order := ` ORDER BY ` + t.d.order.by
 	if f.Newest {
 		order = ` ORDER BY at DESC, seq DESC`
 	}
-	rows, err := t.query(`SELECT seq, `+eventColumns+` FROM events`+where+order+` LIMIT ?`, append(args, f.Limit)...)
+	rows, err := t.query(`SELECT tx, seq, `+eventColumns+` FROM events`+where+order+` LIMIT ?`, append(args, f.Limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("query events: %w", err)
 	}
@@ -146,7 +152,7 @@ func (t *Tx) Events(f EventFilter) ([]EventRow, error) {
 		var r EventRow
 		var at int64
 		var attribution string
-		if err := rows.Scan(&r.Seq, &r.HostID, &r.ID, &r.Hostname, &at, &r.Kind, &r.User, &attribution, &r.Data); err != nil {
+		if err := rows.Scan(&r.Pos.Tx, &r.Pos.Seq, &r.HostID, &r.ID, &r.Hostname, &at, &r.Kind, &r.User, &attribution, &r.Data); err != nil {
 			return nil, fmt.Errorf("query events: %w", err)
 		}
 		r.At = fromUnixNano(at)
@@ -155,7 +161,7 @@ func (t *Tx) Events(f EventFilter) ([]EventRow, error) {
 	return out, rows.Err()
 }
 
-func (f EventFilter) where() (string, []any) {
+func (f EventFilter) where(o eventOrder) (string, []any) {
 	var conds []string
 	var args []any
 	add := func(cond string, vals ...any) {
@@ -187,8 +193,12 @@ func (f EventFilter) where() (string, []any) {
 	if !f.Since.IsZero() {
 		add(`at >= ?`, unixNano(f.Since))
 	}
-	if f.AfterSeq > 0 {
-		add(`seq > ?`, f.AfterSeq)
+	if f.After != (EventPos{}) {
+		cond, vals := o.after(f.After)
+		add(cond, vals...)
+	}
+	if f.Final && o.final != "" {
+		add(o.final)
 	}
 	if len(conds) == 0 {
 		return "", nil
@@ -196,38 +206,30 @@ func (f EventFilter) where() (string, []any) {
 	return ` WHERE ` + strings.Join(conds, ` AND `), args
 }
 
-// MaxEventSeq is the seq of the newest stored row, 0 when none.
-func (t *Tx) MaxEventSeq() (int64, error) {
-	var n sql.NullInt64
-	if err := t.queryRow(`SELECT MAX(seq) FROM events`).Scan(&n); err != nil {
-		return 0, fmt.Errorf("newest event: %w", err)
-	}
-	return n.Int64, nil
-}
-
 // PruneEvents deletes up to limit rows older than before, oldest first,
-// and returns their seqs so that exports can count what they never sent.
-func (t *Tx) PruneEvents(before time.Time, limit int) ([]int64, error) {
-	rows, err := t.query(`SELECT seq FROM events WHERE at < ? ORDER BY at LIMIT ?`, unixNano(before), limit)
+// and returns their positions so that exports can count what they never
+// sent.
+func (t *Tx) PruneEvents(before time.Time, limit int) ([]EventPos, error) {
+	rows, err := t.query(`SELECT tx, seq FROM events WHERE at < ? ORDER BY at LIMIT ?`, unixNano(before), limit)
 	if err != nil {
 		return nil, fmt.Errorf("select events to prune: %w", err)
 	}
-	var seqs []int64
+	var pruned []EventPos
 	for rows.Next() {
-		var s int64
-		if err := rows.Scan(&s); err != nil {
+		var p EventPos
+		if err := rows.Scan(&p.Tx, &p.Seq); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		seqs = append(seqs, s)
+		pruned = append(pruned, p)
 	}
 	rows.Close()
-	if err := rows.Err(); err != nil || len(seqs) == 0 {
+	if err := rows.Err(); err != nil || len(pruned) == 0 {
 		return nil, err
 	}
-	args := make([]any, len(seqs))
-	for i, s := range seqs {
-		args[i] = s
+	args := make([]any, len(pruned))
+	for i, p := range pruned {
+		args[i] = p.Seq
 	}
 	for i := 0; i < len(args); i += 500 {
 		part := args[i:min(i+500, len(args))]
@@ -235,26 +237,27 @@ func (t *Tx) PruneEvents(before time.Time, limit int) ([]int64, error) {
 			return nil, fmt.Errorf("prune events: %w", err)
 		}
 	}
-	return seqs, nil
+	return pruned, nil
 }
 
-// ExportCursor is the last seq sink delivered, 0 for a new sink.
-func (t *Tx) ExportCursor(sink string) (int64, error) {
-	var seq int64
-	err := t.queryRow(`SELECT seq FROM export_cursors WHERE sink = ?`, sink).Scan(&seq)
-	if err == sql.ErrNoRows {
-		return 0, nil
+// ExportCursor is the position of the last event sink delivered, the
+// zero position for a new sink.
+func (t *Tx) ExportCursor(sink string) (EventPos, error) {
+	var p EventPos
+	err := t.queryRow(`SELECT tx, seq FROM export_cursors WHERE sink = ?`, sink).Scan(&p.Tx, &p.Seq)
+	if errors.Is(err, sql.ErrNoRows) {
+		return EventPos{}, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("read export cursor: %w", err)
+		return EventPos{}, fmt.Errorf("read export cursor: %w", err)
 	}
-	return seq, nil
+	return p, nil
 }
 
-// SetExportCursor records that sink delivered everything up to seq.
-func (t *Tx) SetExportCursor(sink string, seq int64) error {
-	_, err := t.exec(`INSERT INTO export_cursors (sink, seq) VALUES (?, ?)
-		ON CONFLICT (sink) DO UPDATE SET seq = excluded.seq`, sink, seq)
+// SetExportCursor records that sink delivered everything up to p.
+func (t *Tx) SetExportCursor(sink string, p EventPos) error {
+	_, err := t.exec(`INSERT INTO export_cursors (sink, tx, seq) VALUES (?, ?, ?)
+		ON CONFLICT (sink) DO UPDATE SET tx = excluded.tx, seq = excluded.seq`, sink, p.Tx, p.Seq)
 	if err != nil {
 		return fmt.Errorf("write export cursor: %w", err)
 	}

@@ -45,6 +45,7 @@ var postgresDialect = &dialect{
 	},
 	unique: func(err error) bool { return pgCode(err) == pgUniqueViolation },
 	shared: true,
+	order:  postgresOrder,
 }
 
 // OpenPostgres connects to the database at url (postgres://…) and

@@ -32,6 +32,7 @@ var sqliteDialect = &dialect{
 	retryable:  func(error) bool { return false },
 	unique:     sqliteUnique,
 	cacheStmts: true,
+	order:      sqliteOrder,
 }
 
 // sqlitePool is how many connections one process keeps open on the

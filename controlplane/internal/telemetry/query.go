@@ -63,45 +63,63 @@ func (f Filter) storeFilter() (store.EventFilter, bool, error) {
 
 // Query returns the newest matching events, oldest first.
 func (s *Service) Query(ctx context.Context, f Filter) ([]*commonv1.Event, error) {
-	evs, _, err := s.query(ctx, f)
-	return evs, err
-}
-
-// query also returns the newest seq in the snapshot it read, where a
-// Follow goes on from.
-func (s *Service) query(ctx context.Context, f Filter) ([]*commonv1.Event, int64, error) {
 	sf, ok, err := f.storeFilter()
-	if err != nil {
-		return nil, 0, err
+	if err != nil || !ok {
+		return nil, err
 	}
 	var rows []store.EventRow
-	var maxSeq int64
+	sf.Newest = true
 	err = s.cfg.Store.View(ctx, func(tx *store.Tx) error {
-		if maxSeq, err = tx.MaxEventSeq(); err != nil || !ok {
-			return err
-		}
-		sf.Newest = true
+		var err error
 		rows, err = tx.Events(sf)
 		return err
 	})
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
+	return decodeNewest(rows)
+}
+
+// backlog is what a Follow sends first: the newest matching final
+// events, and the horizon it goes on from, read in one snapshot. Events
+// stored but not yet final are left to the Follow, which sends them once
+// they are, so that each is sent once.
+func (s *Service) backlog(ctx context.Context, sf store.EventFilter, ok bool) ([]*commonv1.Event, Position, error) {
+	var rows []store.EventRow
+	var horizon Position
+	err := s.cfg.Store.View(ctx, func(tx *store.Tx) error {
+		var err error
+		if horizon, err = tx.EventHorizon(); err != nil || !ok {
+			return err
+		}
+		sf.Newest, sf.Final = true, true
+		rows, err = tx.Events(sf)
+		return err
+	})
+	if err != nil {
+		return nil, Position{}, err
+	}
+	evs, err := decodeNewest(rows)
+	return evs, horizon, err
+}
+
+// decodeNewest decodes rows read newest first into oldest first.
+func decodeNewest(rows []store.EventRow) ([]*commonv1.Event, error) {
 	evs := make([]*commonv1.Event, 0, len(rows))
 	for i := len(rows) - 1; i >= 0; i-- {
 		ev, err := decode(rows[i])
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		evs = append(evs, ev)
 	}
-	return evs, maxSeq, nil
+	return evs, nil
 }
 
 func decode(r store.EventRow) (*commonv1.Event, error) {
 	ev := &commonv1.Event{}
 	if err := proto.Unmarshal(r.Data, ev); err != nil {
-		return nil, fmt.Errorf("decode stored event %d: %w", r.Seq, err)
+		return nil, fmt.Errorf("decode stored event %s: %w", r.Pos, err)
 	}
 	return ev, nil
 }
@@ -113,10 +131,15 @@ const followPoll = time.Second
 // followChunk bounds one read of a Follow.
 const followChunk = 500
 
-// Follow sends what Query returns, then every matching event stored
-// after it, in the order stored, until ctx ends or send fails.
+// Follow sends the newest matching events, as Query does, then every
+// matching event stored after them, in the order of Position, until ctx
+// ends or send fails. Each event is sent once.
 func (s *Service) Follow(ctx context.Context, f Filter, send func(*commonv1.Event) error) error {
-	evs, cursor, err := s.query(ctx, f)
+	sf, ok, err := f.storeFilter()
+	if err != nil {
+		return err
+	}
+	evs, cursor, err := s.backlog(ctx, sf, ok)
 	if err != nil {
 		return err
 	}
@@ -125,8 +148,7 @@ func (s *Service) Follow(ctx context.Context, f Filter, send func(*commonv1.Even
 			return err
 		}
 	}
-	sf, ok, err := f.storeFilter()
-	if err != nil || !ok {
+	if !ok {
 		<-ctx.Done()
 		return ctx.Err()
 	}
@@ -149,17 +171,17 @@ func (s *Service) Follow(ctx context.Context, f Filter, send func(*commonv1.Even
 	}
 }
 
-// followStep sends the matching events stored after cursor and returns
+// followStep sends the matching final events after cursor and returns
 // the new cursor, and whether more may be waiting.
-func (s *Service) followStep(ctx context.Context, sf store.EventFilter, cursor int64, send func(*commonv1.Event) error) (int64, bool, error) {
+func (s *Service) followStep(ctx context.Context, sf store.EventFilter, cursor Position, send func(*commonv1.Event) error) (Position, bool, error) {
 	var rows []store.EventRow
-	var maxSeq int64
+	var horizon Position
 	err := s.cfg.Store.View(ctx, func(tx *store.Tx) error {
 		var err error
-		if maxSeq, err = tx.MaxEventSeq(); err != nil {
+		if horizon, err = tx.EventHorizon(); err != nil {
 			return err
 		}
-		sf.AfterSeq = cursor
+		sf.After, sf.Final = cursor, true
 		rows, err = tx.Events(sf)
 		return err
 	})
@@ -174,28 +196,36 @@ func (s *Service) followStep(ctx context.Context, sf store.EventFilter, cursor i
 		if err := send(ev); err != nil {
 			return cursor, false, err
 		}
-		cursor = r.Seq
+		cursor = r.Pos
 	}
 	if len(rows) == sf.Limit {
 		return cursor, true, nil
 	}
-	// Nothing else matched up to maxSeq in this snapshot.
-	return max(cursor, maxSeq), false, nil
+	// Nothing else matched up to the horizon, and nothing will.
+	if cursor.Less(horizon) {
+		cursor = horizon
+	}
+	return cursor, false, nil
 }
 
-// Stored is an event with its place in the order of storage.
+// Position is an event's place in the order Follow and the exports read
+// events in (see store.EventPos): a reader that has passed a position
+// never finds a new event before it.
+type Position = store.EventPos
+
+// Stored is an event with its position.
 type Stored struct {
-	Seq   int64
+	Pos   Position
 	Event *commonv1.Event
 }
 
-// After reads up to limit events stored after seq, in order: what an
+// After reads up to limit final events after pos, in order: what an
 // export sends next.
-func (s *Service) After(ctx context.Context, seq int64, limit int) ([]Stored, error) {
+func (s *Service) After(ctx context.Context, pos Position, limit int) ([]Stored, error) {
 	var rows []store.EventRow
 	err := s.cfg.Store.View(ctx, func(tx *store.Tx) error {
 		var err error
-		rows, err = tx.Events(store.EventFilter{AfterSeq: seq, Limit: limit})
+		rows, err = tx.Events(store.EventFilter{After: pos, Final: true, Limit: limit})
 		return err
 	})
 	if err != nil {
@@ -207,23 +237,23 @@ func (s *Service) After(ctx context.Context, seq int64, limit int) ([]Stored, er
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, Stored{Seq: r.Seq, Event: ev})
+		out = append(out, Stored{Pos: r.Pos, Event: ev})
 	}
 	return out, nil
 }
 
-// Cursor is the last seq sink delivered.
-func (s *Service) Cursor(ctx context.Context, sink string) (int64, error) {
-	var seq int64
+// Cursor is the position of the last event sink delivered.
+func (s *Service) Cursor(ctx context.Context, sink string) (Position, error) {
+	var pos Position
 	err := s.cfg.Store.View(ctx, func(tx *store.Tx) error {
 		var err error
-		seq, err = tx.ExportCursor(sink)
+		pos, err = tx.ExportCursor(sink)
 		return err
 	})
-	return seq, err
+	return pos, err
 }
 
-// SetCursor records that sink delivered everything up to seq.
-func (s *Service) SetCursor(ctx context.Context, sink string, seq int64) error {
-	return s.cfg.Store.Update(ctx, func(tx *store.Tx) error { return tx.SetExportCursor(sink, seq) })
+// SetCursor records that sink delivered everything up to pos.
+func (s *Service) SetCursor(ctx context.Context, sink string, pos Position) error {
+	return s.cfg.Store.Update(ctx, func(tx *store.Tx) error { return tx.SetExportCursor(sink, pos) })
 }

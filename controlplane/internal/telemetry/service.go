@@ -19,8 +19,8 @@ import (
 // the exports' loss accounting.
 type Observer interface {
 	Ingested(stored, duplicates, rejected int, took time.Duration)
-	// Pruned gives the seqs retention deleted.
-	Pruned(seqs []int64)
+	// Pruned gives the positions of the events retention deleted.
+	Pruned(pruned []Position)
 }
 
 // Config configures a Service.
@@ -76,7 +76,7 @@ func New(cfg Config) *Service {
 type nopObserver struct{}
 
 func (nopObserver) Ingested(int, int, int, time.Duration) {}
-func (nopObserver) Pruned([]int64)                        {}
+func (nopObserver) Pruned([]Position)                     {}
 
 // Stored is a notification channel: it is closed when events were stored
 // after it was asked for. Followers and exports wait on it.
@@ -137,20 +137,20 @@ func (s *Service) Prune(ctx context.Context) (int, error) {
 	before := s.cfg.Now().Add(-s.cfg.Retention)
 	total := 0
 	for {
-		var seqs []int64
+		var pruned []Position
 		err := s.cfg.Store.Update(ctx, func(tx *store.Tx) error {
 			var err error
-			seqs, err = tx.PruneEvents(before, pruneChunk)
+			pruned, err = tx.PruneEvents(before, pruneChunk)
 			return err
 		})
 		if err != nil {
 			return total, err
 		}
-		total += len(seqs)
-		if len(seqs) > 0 {
-			s.cfg.Observer.Pruned(seqs)
+		total += len(pruned)
+		if len(pruned) > 0 {
+			s.cfg.Observer.Pruned(pruned)
 		}
-		if len(seqs) < pruneChunk {
+		if len(pruned) < pruneChunk {
 			return total, nil
 		}
 	}

@@ -197,7 +197,7 @@ func TestFollowSendsHistoryThenNewEvents(t *testing.T) {
 type prunes struct{ n int }
 
 func (p *prunes) Ingested(int, int, int, time.Duration) {}
-func (p *prunes) Pruned(seqs []int64)                   { p.n += len(seqs) }
+func (p *prunes) Pruned(pruned []telemetry.Position)    { p.n += len(pruned) }
 
 func TestRetentionPrunesOldEvents(t *testing.T) {
 	obs := &prunes{}
