@@ -12,17 +12,47 @@ import (
 	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
 )
 
-// telemetryService adapts TelemetryService to the telemetry core. A
-// stream handles one batch at a time: the agent's window bounds what is
-// in flight, and this process holds one batch per stream.
+// telemetryService adapts TelemetryService to the telemetry core.
 type telemetryService struct {
 	agentv1.UnimplementedTelemetryServiceServer
 	core *telemetry.Service
 }
 
+// uploadDepth is the most batches of one stream submitted and not yet
+// acked. Taking the next batch while the last one commits lets one
+// agent's batches share a group commit; the agent sends at most 4
+// unacknowledged, and past this bound the stream is not read, so one
+// stream never holds more than this in memory here.
+const uploadDepth = 8
+
+// Upload submits each batch as it arrives and acks them in order, each
+// only once its transaction has committed. The acks are sent from the
+// handler's goroutine; when one fails the handler returns, which ends the
+// stream and with it the receiving goroutine's Recv.
 func (t *telemetryService) Upload(stream grpc.BidiStreamingServer[agentv1.EventBatch, agentv1.UploadAck]) error {
-	ctx := stream.Context()
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
 	host := identityFrom(ctx).Name
+	queued := make(chan submitted, uploadDepth)
+	received := make(chan error, 1)
+	go func() {
+		defer close(queued)
+		received <- t.receive(ctx, stream, host, queued)
+	}()
+	if err := ackInOrder(ctx, stream, queued); err != nil {
+		return err
+	}
+	return <-received
+}
+
+// submitted is a batch queued for commit, to be acked with seq.
+type submitted struct {
+	seq     uint64
+	pending *telemetry.Pending
+}
+
+// receive submits the stream's batches until it ends (nil) or fails.
+func (t *telemetryService) receive(ctx context.Context, stream grpc.BidiStreamingServer[agentv1.EventBatch, agentv1.UploadAck], host string, queued chan<- submitted) error {
 	for {
 		b, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
@@ -31,15 +61,32 @@ func (t *telemetryService) Upload(stream grpc.BidiStreamingServer[agentv1.EventB
 		if err != nil {
 			return err
 		}
-		res, err := t.core.Ingest(ctx, host, b.GetEvents())
+		p, err := t.core.Submit(ctx, host, b.GetEvents())
 		if err != nil {
 			return toStatus(err)
 		}
-		ack := &agentv1.UploadAck{BatchSeq: b.GetBatchSeq(), Stored: uint32(res.Stored), Duplicates: uint32(res.Duplicates), Rejected: uint32(res.Rejected)}
+		select {
+		case queued <- submitted{seq: b.GetBatchSeq(), pending: p}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// ackInOrder acks each queued batch once committed, in the order queued
+// (the core commits one stream's batches in that order).
+func ackInOrder(ctx context.Context, stream grpc.BidiStreamingServer[agentv1.EventBatch, agentv1.UploadAck], queued <-chan submitted) error {
+	for q := range queued {
+		res, err := q.pending.Wait(ctx)
+		if err != nil {
+			return toStatus(err)
+		}
+		ack := &agentv1.UploadAck{BatchSeq: q.seq, Stored: uint32(res.Stored), Duplicates: uint32(res.Duplicates), Rejected: uint32(res.Rejected)}
 		if err := stream.Send(ack); err != nil {
 			return err
 		}
 	}
+	return nil
 }
 
 // hostAuditService is `pamctl audit` on a host, relayed by its agent:

@@ -31,6 +31,12 @@ type dialect struct {
 	// cacheStmts prepares each query once (see stmtCache). pgx caches
 	// prepared statements per connection by itself.
 	cacheStmts bool
+	// oneWriter: the database has one writer at a time, so this
+	// process's writers queue for it in order, in Go, instead of on the
+	// database's busy handler, whose growing sleeps (up to 100 ms a try)
+	// would let a stream of ingest commits starve a grant's write. Other
+	// processes (the CLI) still wait on the busy handler.
+	oneWriter bool
 	// order is how the database puts committed events in order.
 	order eventOrder
 }

@@ -32,6 +32,7 @@ var sqliteDialect = &dialect{
 	retryable:  func(error) bool { return false },
 	unique:     sqliteUnique,
 	cacheStmts: true,
+	oneWriter:  true,
 	order:      sqliteOrder,
 }
 

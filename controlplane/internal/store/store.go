@@ -19,6 +19,9 @@ type Store struct {
 	inserts insertStmts
 	// stmts caches prepared statements where the dialect asks for it.
 	stmts stmtCache
+	// writer is held by this process's write transaction, when the
+	// dialect has a single writer (see dialect.oneWriter).
+	writer chan struct{}
 	// url is the PostgreSQL URL, for the LISTEN connection.
 	url string
 }
@@ -46,7 +49,7 @@ func open(ctx context.Context, d *dialect, driverName, dsn string) (*Store, erro
 	if err != nil {
 		return nil, fmt.Errorf("open %s database: %w", d.name, err)
 	}
-	s := &Store{db: db, d: d}
+	s := &Store{db: db, d: d, writer: make(chan struct{}, 1)}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
 		return nil, err
@@ -92,6 +95,14 @@ func (s *Store) Close() error {
 // so fn must have no effect outside the transaction other than what it
 // rebuilds on every call.
 func (s *Store) Update(ctx context.Context, fn func(*Tx) error) error {
+	if s.d.oneWriter {
+		select {
+		case s.writer <- struct{}{}:
+			defer func() { <-s.writer }()
+		case <-ctx.Done():
+			return fmt.Errorf("wait to write: %w", ctx.Err())
+		}
+	}
 	return s.retry(ctx, func() error { return s.inTx(ctx, s.d.write, fn) })
 }
 

@@ -25,43 +25,57 @@ type Result struct {
 	Stored, Duplicates, Rejected int
 }
 
-// Ingest stores a batch of hostID's events in one transaction; it returns
-// once they are committed. hostID comes from the uploader's certificate
-// and overrides whatever the events say, as does the hostname the host
-// enrolled with. Malformed events are counted as rejected, not stored.
+// Ingest stores a batch of hostID's events and returns once they are
+// committed; see Submit.
 func (s *Service) Ingest(ctx context.Context, hostID string, events []*commonv1.Event) (Result, error) {
+	p, err := s.Submit(ctx, hostID, events)
+	if err != nil {
+		return Result{}, err
+	}
+	return p.Wait(ctx)
+}
+
+// Submit queues a batch of hostID's events for the next group commit and
+// returns without waiting for it; Wait gives the result once committed,
+// after handing the batch's commands run under a grant to the inspector.
+// The batches one caller submits commit in the order submitted. hostID
+// comes from the uploader's certificate and overrides whatever the
+// events say, as does the hostname the host enrolled with. Malformed
+// events are counted as rejected, not stored.
+func (s *Service) Submit(ctx context.Context, hostID string, events []*commonv1.Event) (*Pending, error) {
 	start := time.Now()
 	if len(events) > MaxBatch {
-		return Result{}, fmt.Errorf("batch of %d events is over the limit of %d: %w", len(events), MaxBatch, errdefs.ErrInvalid)
+		return nil, fmt.Errorf("batch of %d events is over the limit of %d: %w", len(events), MaxBatch, errdefs.ErrInvalid)
 	}
 	hostname, err := s.hostname(ctx, hostID)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
 	rows, rejected, err := s.rows(hostID, hostname, events)
 	if err != nil {
-		return Result{}, err
+		return nil, err
 	}
-	var stored int
-	// One writer at a time in this process: SQLite has a single writer
-	// anyway, and waiting here is cheaper than its busy handler's sleeps.
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	err = s.cfg.Store.Update(ctx, func(tx *store.Tx) error {
-		var err error
-		stored, err = tx.InsertEvents(rows)
-		return err
-	})
-	if err != nil {
-		return Result{}, err
+	p := &Pending{rows: rows, rejected: rejected, start: start, done: make(chan struct{}),
+		afterCommit: func(ctx context.Context) { s.inspect(ctx, hostID, events) }}
+	if err := s.commits.submit(ctx, p); err != nil {
+		return nil, err
 	}
-	res := Result{Stored: stored, Duplicates: len(rows) - stored, Rejected: rejected}
+	return p, nil
+}
+
+// committed reports a group's batches and wakes the followers.
+func (s *Service) committed(group []*Pending) {
+	stored := 0
+	for _, p := range group {
+		if p.err != nil {
+			continue
+		}
+		stored += p.stored
+		s.cfg.Observer.Ingested(p.stored, len(p.rows)-p.stored, p.rejected, time.Since(p.start))
+	}
 	if stored > 0 {
 		s.wake.fire()
 	}
-	s.inspect(ctx, hostID, events)
-	s.cfg.Observer.Ingested(res.Stored, res.Duplicates, res.Rejected, time.Since(start))
-	return res, nil
 }
 
 func (s *Service) rows(hostID, hostname string, events []*commonv1.Event) ([]store.EventRow, int, error) {

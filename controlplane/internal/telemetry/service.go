@@ -49,11 +49,10 @@ type Inspector interface {
 
 // Service is the telemetry core.
 type Service struct {
-	cfg   Config
-	hosts sync.Map // host id → hostname
-	wake  signal
-
-	writeMu sync.Mutex
+	cfg     Config
+	hosts   sync.Map // host id → hostname
+	wake    signal
+	commits *committer
 }
 
 // New makes a Service.
@@ -70,7 +69,9 @@ func New(cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{cfg: cfg, wake: newSignal()}
+	s := &Service{cfg: cfg, wake: newSignal()}
+	s.commits = newCommitter(cfg.Store, s.committed)
+	return s
 }
 
 type nopObserver struct{}
