@@ -76,7 +76,7 @@ func runEndToEnd(ctx context.Context, cfg PipelineConfig, dir string, rep *Pipel
 		return err
 	}
 	defer removeUser(cfg.User)
-	cp, err := startTelemetryCP(ctx, cfg.BinDir, filepath.Join(dir, "cp"), cfg.User)
+	cp, err := startTelemetryCP(ctx, cfg.BinDir, filepath.Join(dir, "cp"), cfg.User, true)
 	if err != nil {
 		return err
 	}

@@ -16,9 +16,13 @@ import (
 type PipelineConfig struct {
 	// BinDir holds pam-agent, pamctl and pam-controlplane (make build).
 	BinDir string
-	// Hosts upload Batches batches of BatchSize events each, all at once,
-	// to measure the control plane's ingest.
-	Hosts, Batches, BatchSize int
+	// Ingest lists the ingest passes: in each, Hosts hosts upload
+	// IngestEvents events between them, all at once, in batches of
+	// BatchSize. IngestExport also exports every event to a file, as the
+	// end-to-end levels do.
+	Ingest       []IngestLevel
+	IngestEvents int
+	IngestExport bool
 	// Workers lists the parallel exec loops of each end-to-end level; each
 	// level runs for Duration.
 	Workers  []int
@@ -30,8 +34,13 @@ type PipelineConfig struct {
 
 // CheckAndSetDefaults validates the config and fills defaults.
 func (c *PipelineConfig) CheckAndSetDefaults() error {
-	if c.Hosts < 1 || c.Batches < 1 || c.BatchSize < 1 || c.BatchSize > 4096 {
-		return fmt.Errorf("--hosts, --batches must be positive and --batch-size 1 to 4096 (got %d, %d, %d)", c.Hosts, c.Batches, c.BatchSize)
+	for _, l := range c.Ingest {
+		if l.Hosts < 1 || l.BatchSize < 1 || l.BatchSize > 4096 {
+			return fmt.Errorf("--hosts must be positive and --batch-size 1 to 4096 (got %d, %d)", l.Hosts, l.BatchSize)
+		}
+	}
+	if c.IngestEvents < 1 {
+		return fmt.Errorf("--events %d must be positive", c.IngestEvents)
 	}
 	if c.Duration <= 0 {
 		return fmt.Errorf("--duration %s must be positive", c.Duration)
@@ -55,7 +64,7 @@ func (c *PipelineConfig) CheckAndSetDefaults() error {
 
 // PipelineReport is what the run measured.
 type PipelineReport struct {
-	Ingest IngestResult `json:"ingest"`
+	Ingest []IngestResult `json:"ingest"`
 	// EndToEnd has one entry per workers level; empty without root.
 	EndToEnd []EndToEndResult `json:"end_to_end"`
 	// AgentPeakRSSKiB is the agent's resident memory high-water mark;
@@ -69,9 +78,16 @@ type PipelineReport struct {
 	Note            string `json:"note,omitempty"`
 }
 
+// IngestLevel is one ingest pass: how many hosts upload at once, and
+// how many events each of their batches holds.
+type IngestLevel struct {
+	Hosts, BatchSize int
+}
+
 // IngestResult is the control plane alone under many uploading hosts.
 type IngestResult struct {
 	Hosts, BatchSize int
+	Export           bool `json:"export"`
 	Events           int64   `json:"events"`
 	Seconds          float64 `json:"seconds"`
 	EventsPerSecond  float64 `json:"events_per_second"`
@@ -80,6 +96,9 @@ type IngestResult struct {
 	// the machine is doing.
 	CPUSeconds         float64 `json:"cpu_seconds"`
 	EventsPerCPUSecond float64 `json:"events_per_cpu_second"`
+	// ClientCPUSeconds is what the uploading clients took of the same
+	// cores.
+	ClientCPUSeconds float64 `json:"client_cpu_seconds"`
 	// Stored is what the control plane counted as newly stored.
 	Stored int64 `json:"stored"`
 	// BatchP50Ms, BatchP99Ms are upload-to-ack times of one batch.
@@ -118,15 +137,15 @@ func RunPipeline(ctx context.Context, cfg PipelineConfig) (*PipelineReport, erro
 	}
 	logf := func(format string, args ...any) { fmt.Fprintf(cfg.Progress, format+"\n", args...) }
 	rep := &PipelineReport{}
-	cp, err := startTelemetryCP(ctx, cfg.BinDir, filepath.Join(work, "ingest"), cfg.User)
-	if err != nil {
-		return nil, err
+	for i, lvl := range cfg.Ingest {
+		r, err := ingestPass(ctx, cfg, lvl, filepath.Join(work, fmt.Sprintf("ingest-%d", i)), logf)
+		if err != nil {
+			return nil, err
+		}
+		rep.Ingest = append(rep.Ingest, r)
 	}
-	logf("ingest: %d hosts × %d batches × %d events", cfg.Hosts, cfg.Batches, cfg.BatchSize)
-	rep.Ingest, err = runIngest(ctx, cp, cfg)
-	cp.stop()
-	if err != nil {
-		return nil, err
+	if len(cfg.Workers) == 0 {
+		return rep, nil
 	}
 	if os.Geteuid() != 0 {
 		rep.Note = "end-to-end levels skipped: they attach kernel programs and need root"
@@ -140,14 +159,31 @@ func RunPipeline(ctx context.Context, cfg PipelineConfig) (*PipelineReport, erro
 	return rep, runEndToEnd(ctx, cfg, filepath.Join(work, "e2e"), rep, logf)
 }
 
+// ingestPass measures one level on a control plane of its own.
+func ingestPass(ctx context.Context, cfg PipelineConfig, lvl IngestLevel, dir string, logf func(string, ...any)) (IngestResult, error) {
+	cp, err := startTelemetryCP(ctx, cfg.BinDir, dir, cfg.User, cfg.IngestExport)
+	if err != nil {
+		return IngestResult{}, err
+	}
+	defer cp.stop()
+	logf("ingest: %d hosts, batches of %d, %d events, export %t", lvl.Hosts, lvl.BatchSize, cfg.IngestEvents, cfg.IngestExport)
+	r, err := runIngest(ctx, cp, lvl, cfg.IngestEvents)
+	r.Export = cfg.IngestExport
+	return r, err
+}
+
 // WriteTable prints the report for BENCHMARKS.md.
 func (r *PipelineReport) WriteTable(w io.Writer) error {
 	var b strings.Builder
-	in := r.Ingest
-	fmt.Fprintf(&b, "control plane ingest (SQLite, %d hosts, batches of %d, one transaction each):\n", in.Hosts, in.BatchSize)
-	fmt.Fprintf(&b, "  %d events in %.2fs: %.0f events/s wall; %.1f CPU-s: %.0f events per CPU-second; stored %d\n",
-		in.Events, in.Seconds, in.EventsPerSecond, in.CPUSeconds, in.EventsPerCPUSecond, in.Stored)
-	fmt.Fprintf(&b, "  batch upload→ack p50 %.1f ms, p99 %.1f ms; control plane peak RSS %d MiB\n", in.BatchP50Ms, in.BatchP99Ms, in.PeakRSSKiB/1024)
+	if len(r.Ingest) > 0 {
+		b.WriteString("control plane ingest (SQLite, over gRPC with mTLS):\n")
+		b.WriteString("  hosts  batch  export   events  seconds  events/s  CPU-s  events/CPU-s  client CPU-s  stored  ack p50 ms  ack p99 ms  RSS MiB\n")
+	}
+	for _, in := range r.Ingest {
+		fmt.Fprintf(&b, "  %5d  %5d  %6t  %7d  %7.2f  %8.0f  %5.1f  %12.0f  %12.1f  %6d  %10.1f  %10.1f  %7d\n",
+			in.Hosts, in.BatchSize, in.Export, in.Events, in.Seconds, in.EventsPerSecond, in.CPUSeconds, in.EventsPerCPUSecond,
+			in.ClientCPUSeconds, in.Stored, in.BatchP50Ms, in.BatchP99Ms, in.PeakRSSKiB/1024)
+	}
 	if len(r.EndToEnd) > 0 {
 		b.WriteString("end to end (exec → kernel → agent spool → upload → SQLite → export file):\n")
 		b.WriteString("  workers  execs/s  generated  stored  lost  kernel drops  spool drops  drain s\n")

@@ -19,7 +19,9 @@ type telemetryCP struct {
 	bin, data, listen, http, export string
 }
 
-func startTelemetryCP(ctx context.Context, binDir, dir, userName string) (*telemetryCP, error) {
+// startTelemetryCP starts the control plane; export makes it export
+// every event to c.export.
+func startTelemetryCP(ctx context.Context, binDir, dir, userName string, export bool) (*telemetryCP, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -38,8 +40,11 @@ func startTelemetryCP(ctx context.Context, binDir, dir, userName string) (*telem
 	if c.http, err = freeAddr(); err != nil {
 		return nil, err
 	}
-	c.proc, err = startDaemon(dir, "controlplane", c.bin, "serve", "--data-dir", c.data, "--listen", c.listen, "--http", c.http,
-		"--retention", "0", "--export-file", c.export)
+	args := []string{c.bin, "serve", "--data-dir", c.data, "--listen", c.listen, "--http", c.http, "--retention", "0"}
+	if export {
+		args = append(args, "--export-file", c.export)
+	}
+	c.proc, err = startDaemon(dir, "controlplane", args...)
 	if err != nil {
 		return nil, err
 	}
