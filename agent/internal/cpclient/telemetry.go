@@ -9,13 +9,14 @@ import (
 	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
 )
 
-// UploadStream is one TelemetryService.Upload stream.
+// UploadStream is one TelemetryService.Upload stream; its SendMsg also
+// takes an EncodedBatch.
 type UploadStream = grpc.BidiStreamingClient[agentv1.EventBatch, agentv1.UploadAck]
 
 // Upload opens a telemetry upload stream on the host's connection; the
 // uploader owns its flow control and its reconnects.
 func (c *Client) Upload(ctx context.Context) (UploadStream, error) {
-	return c.telemetry.Upload(ctx)
+	return c.telemetry.Upload(ctx, uploadCodecOption())
 }
 
 // AuditQuery asks for this host's audit trail, narrowed to onlyUser

@@ -3,16 +3,16 @@ package spool
 import (
 	"context"
 	"errors"
-
-	"google.golang.org/protobuf/proto"
-
-	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
 )
 
 // Batch is a run of events from one queue, handed out by Next and
 // removed from the spool by Ack.
 type Batch struct {
-	Events []*commonv1.Event
+	// Records are the events as Publish encoded them (commonv1.Event in
+	// protobuf), checked against their checksums: the uploader sends
+	// them as they are, without decoding and encoding each event again,
+	// or holding the decoded events while they are in flight.
+	Records [][]byte
 	// Bytes is the size of the batch's records on disk.
 	Bytes int
 	class class
@@ -67,22 +67,11 @@ func (s *Spool) take(maxEvents, maxBytes int) (*Batch, error) {
 	if b == nil {
 		return nil, nil
 	}
-	return b, s.decode(b, recs)
-}
-
-// decode runs without the lock: Publish need not wait for it.
-func (s *Spool) decode(b *Batch, recs [][]byte) error {
-	b.Events = make([]*commonv1.Event, 0, len(recs))
+	b.Records = recs
 	for _, r := range recs {
 		b.Bytes += len(r) + headerLen
-		ev := &commonv1.Event{}
-		if err := proto.Unmarshal(r, ev); err != nil {
-			s.countDrop(CauseCorrupt, "")
-			continue
-		}
-		b.Events = append(b.Events, ev)
 	}
-	return nil
+	return b, nil
 }
 
 // Ack removes the batch from the spool: the control plane has stored it.
@@ -97,7 +86,7 @@ func (s *Spool) Ack(b *Batch) error {
 	if err := s.queues[b.class].ack(b.end); err != nil {
 		return err
 	}
-	s.acked.Add(uint64(len(b.Events)))
+	s.acked.Add(uint64(len(b.Records)))
 	return nil
 }
 

@@ -45,7 +45,7 @@ func crashChild(dir string) {
 				os.Exit(1)
 			}
 			var intent, done strings.Builder
-			for _, ev := range b.Events {
+			for _, ev := range events(b) {
 				fmt.Fprintf(&intent, "T %s\n", ev.GetId())
 				fmt.Fprintf(&done, "A %s\n", ev.GetId())
 			}

@@ -162,10 +162,10 @@ func (u *Uploader) send(ctx context.Context, stream cpclient.UploadStream, windo
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-		if err := stream.Send(&agentv1.EventBatch{BatchSeq: seq, Events: b.Events}); err != nil {
+		if err := stream.SendMsg(cpclient.EncodeBatch(seq, b.Records)); err != nil {
 			return fmt.Errorf("send batch: %w", err)
 		}
-		u.sent.Add(uint64(len(b.Events)))
+		u.sent.Add(uint64(len(b.Records)))
 	}
 }
 
@@ -184,7 +184,7 @@ func (u *Uploader) ack(window <-chan inflight, ack *agentv1.UploadAck) error {
 	if err := u.o.Spool.Ack(p.batch); err != nil {
 		return err
 	}
-	u.acked.Add(uint64(len(p.batch.Events)))
+	u.acked.Add(uint64(len(p.batch.Records)))
 	u.duplicates.Add(uint64(ack.GetDuplicates()))
 	u.rejected.Add(uint64(ack.GetRejected()))
 	return nil
