@@ -105,8 +105,8 @@ func runEndToEnd(ctx context.Context, cfg PipelineConfig, dir string, rep *Pipel
 	return nil
 }
 
-// sampleMemory records the largest parts of pid's resident set every
-// 200 ms until the returned stop is called.
+// sampleMemory records the largest resident set of pid and the largest
+// of each of its parts every 200 ms until the returned stop is called.
 func sampleMemory(pid int, binary string, rep *PipelineReport) (stop func()) {
 	done, finished := make(chan struct{}), make(chan struct{})
 	go func() {
@@ -116,6 +116,7 @@ func sampleMemory(pid int, binary string, rep *PipelineReport) (stop func()) {
 		for {
 			exe, bpf, own := residentByMapping(pid, binary)
 			rep.AgentExeKiB, rep.AgentBPFKiB, rep.AgentOwnKiB = max(rep.AgentExeKiB, exe), max(rep.AgentBPFKiB, bpf), max(rep.AgentOwnKiB, own)
+			rep.AgentLoadRSSKiB = max(rep.AgentLoadRSSKiB, procStatus(pid)["VmRSS"])
 			select {
 			case <-done:
 				return
