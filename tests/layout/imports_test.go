@@ -17,14 +17,16 @@ const module = "github.com/zpam/zpam/"
 // owners maps a dependency (module path prefix) to the only packages of
 // ours that may import it directly.
 var owners = map[string][]string{
-	"github.com/cilium/ebpf":          {"agent/internal/kernel"},
-	"modernc.org/sqlite":              {"controlplane/internal/store"},
-	"github.com/pressly/goose":        {"controlplane/internal/store"},
-	"database/sql":                    {"controlplane/internal/store"},
-	"github.com/elastic/go-libaudit":  {"agent/internal/audit"},
-	"github.com/jackc/pgx":            {"controlplane/internal/store"},
-	"github.com/jackc/pgxlisten":      {"controlplane/internal/store"},
-	"github.com/systemd/slog-journal": {"internal/logging"},
+	"github.com/cilium/ebpf":                {"agent/internal/kernel"},
+	"modernc.org/sqlite":                    {"controlplane/internal/store"},
+	"github.com/pressly/goose":              {"controlplane/internal/store"},
+	"database/sql":                          {"controlplane/internal/store"},
+	"github.com/elastic/go-libaudit":        {"agent/internal/audit"},
+	"github.com/jackc/pgx":                  {"controlplane/internal/store"},
+	"github.com/jackc/pgxlisten":            {"controlplane/internal/store"},
+	"github.com/systemd/slog-journal":       {"internal/logging"},
+	"github.com/coreos/go-systemd/v22/dbus": {"agent/internal/sdunit"},
+	"github.com/godbus/dbus":                {"agent/internal/sdunit"},
 }
 
 type pkg struct {
