@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/zpam/zpam/agent/internal/kernel"
 	"github.com/zpam/zpam/agent/internal/localapi"
 	"github.com/zpam/zpam/agent/internal/recording"
+	"github.com/zpam/zpam/agent/internal/shell"
 	"github.com/zpam/zpam/agent/internal/spool"
 	"github.com/zpam/zpam/agent/internal/telemetry"
 	"github.com/zpam/zpam/agent/internal/upload"
@@ -83,7 +85,8 @@ type Options struct {
 //     loops: grant stream, reaper, allowlist refresh, certificate rotation,
 //     break-glass, kernel events, audit records, upload, loss reports,
 //     watchdog; the "started" agent event
-//  7. local API socket
+//  7. local API socket; in the background, recorded shells an earlier
+//     agent left running are stopped (under systemd)
 //  8. READY=1 to systemd
 //
 // Close sends STOPPING=1, closes the local API first (pending requests of
@@ -104,6 +107,7 @@ type Daemon struct {
 	denials  *denialLog
 	metrics  *agentMetrics
 	api      *localapi.Server
+	shells   shell.Launcher
 	bg       *breakglass.Manager
 	hostID   string
 	hostname string
@@ -206,6 +210,7 @@ func (d *Daemon) Start(ctx context.Context) (err error) {
 	if err := d.startAPI(); err != nil {
 		return err
 	}
+	d.sweepShells(bg)
 	// Logged before READY=1: systemctl start returns on READY, and whoever
 	// then reads the journal must find the agent said it was ready.
 	d.log.Info("agent ready", "version", d.o.Version, "host_id", d.hostID, "mode", d.enforcer.Mode(), "socket", d.o.Config.Socket)
@@ -276,11 +281,12 @@ func (d *Daemon) startMetrics() error {
 }
 
 func (d *Daemon) startAPI() error {
+	d.shells = shell.NewLauncher(shell.LauncherOptions{Helper: d.o.ShellHelper, RuntimeDir: runtimeDir(d.o.Config.Socket), Log: d.log})
 	d.api = localapi.New(localapi.Options{
 		Socket: d.o.Config.Socket, Mode: d.enforcer.Mode(), HostID: d.hostID, Version: d.o.Version,
 		ControlPlane: d.cp, Grants: d.table, Denials: d.denials, BreakGlass: d.bg, Audit: d.cp, Risk: d.cp, Log: d.log,
-		Recordings:  &recording.Store{Dir: filepath.Join(d.o.Config.StateDir, "recordings")},
-		ShellHelper: d.o.ShellHelper, Hostname: d.hostname, Publisher: publishFunc(d.publish),
+		Recordings: &recording.Store{Dir: filepath.Join(d.o.Config.StateDir, "recordings")},
+		Shells:     d.shells, Hostname: d.hostname, Publisher: publishFunc(d.publish),
 	})
 	if err := d.api.Start(); err != nil {
 		d.api = nil
@@ -288,6 +294,32 @@ func (d *Daemon) startAPI() error {
 	}
 	return nil
 }
+
+// runtimeDir is where the agent's runtime files live: systemd's
+// RuntimeDirectory= (which the unit's sandbox leaves writable), else the
+// socket's directory.
+func runtimeDir(socket string) string {
+	if dir, _, _ := strings.Cut(os.Getenv("RUNTIME_DIRECTORY"), ":"); dir != "" {
+		return dir
+	}
+	return filepath.Dir(socket)
+}
+
+// sweepShells ends, in the background, recorded shells an earlier agent
+// left running (see shell.Launcher.Sweep); it asks systemd, which the
+// agent must not wait for before READY=1.
+func (d *Daemon) sweepShells(bg context.Context) {
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		ctx, cancel := context.WithTimeout(bg, shellSweepTimeout)
+		defer cancel()
+		d.shells.Sweep(ctx)
+	}()
+}
+
+// shellSweepTimeout bounds sweepShells.
+const shellSweepTimeout = 30 * time.Second
 
 // Close stops the agent in the order documented on Daemon. It is safe
 // after a failed Start.

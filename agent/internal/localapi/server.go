@@ -16,6 +16,7 @@ import (
 	"github.com/zpam/zpam/agent/internal/cpclient"
 	"github.com/zpam/zpam/agent/internal/kernel"
 	"github.com/zpam/zpam/agent/internal/recording"
+	"github.com/zpam/zpam/agent/internal/shell"
 	agentv1 "github.com/zpam/zpam/proto/zpam/agent/v1"
 	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
 	localv1 "github.com/zpam/zpam/proto/zpam/local/v1"
@@ -67,9 +68,9 @@ type Options struct {
 	EnforceTimeout time.Duration
 	// Recordings keeps recorded shells; nil: no recorded shells.
 	Recordings *recording.Store
-	// ShellHelper is the pam-agent binary whose shell-helper command
-	// starts a recorded shell.
-	ShellHelper string
+	// Shells starts the helpers of recorded shells; nil: no recorded
+	// shells.
+	Shells shell.Launcher
 	// Publisher ships recording chunks; nil keeps them local only.
 	Publisher recording.Publisher
 	Hostname  string

@@ -52,7 +52,7 @@ func (r *shellRun) send(out *localv1.ShellOutput) error {
 // Shell elevates the caller into a recorded shell; see LocalShell.
 func (a *shellAPI) Shell(stream localv1.LocalShell_ShellServer) error {
 	s := a.s
-	if s.o.Recordings == nil || s.o.ShellHelper == "" {
+	if s.o.Recordings == nil || s.o.Shells == nil {
 		return status.Error(codes.FailedPrecondition, "this agent does not run recorded shells (no state dir or helper configured)")
 	}
 	first, err := stream.Recv()
@@ -89,7 +89,7 @@ func (s *Server) shellRequest(ctx context.Context, start *localv1.ShellStart) (*
 
 func (r *shellRun) run(ctx context.Context, in *agentv1.ElevationRequest, start *localv1.ShellStart) error {
 	size := start.GetSize()
-	sess, err := shell.Start(shell.Spec{Helper: r.s.o.ShellHelper, UID: in.GetUid(), Term: start.GetTerm(),
+	sess, err := shell.Start(shell.Spec{Launcher: r.s.o.Shells, UID: in.GetUid(), User: in.GetUser(), Term: start.GetTerm(),
 		Cols: uint16(max(size.GetCols(), 20)), Rows: uint16(max(size.GetRows(), 5))})
 	if err != nil {
 		return err

@@ -3,10 +3,15 @@
 // only the agent holds, so every byte the shell shows passes through the
 // agent into the recording, and the user's pamctl only relays keys and
 // screen. The shell runs in a new kernel audit session, opened by the
-// helper (pam-agent shell-helper) before it becomes the user; the grant is
-// bound to that session, so sudo works inside the recorded shell and
-// nowhere else, and the agent can end every process of it when the grant
-// ends.
+// helper (pam-agent shell-helper) before it runs sudo -i as the user; the
+// grant is bound to that session, so sudo works inside the recorded shell
+// and nowhere else, and the agent can end every process of it when the
+// grant ends.
+//
+// Where the helper runs is the Launcher's choice: under systemd, PID 1
+// starts it as a transient unit, outside the agent's sandbox (which would
+// forbid becoming the user and running sudo); elsewhere the agent starts
+// it as a child.
 package shell
 
 import (
@@ -14,11 +19,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"net"
 	"os"
-	"os/exec"
 	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -28,27 +31,29 @@ import (
 
 // Spec is the shell to start.
 type Spec struct {
-	// Helper is the pam-agent binary; its shell-helper command opens
-	// the audit session and becomes the user.
-	Helper string
-	UID    uint32
-	Term   string
-	Cols   uint16
-	Rows   uint16
+	Launcher Launcher
+	UID      uint32
+	User     string
+	Term     string
+	Cols     uint16
+	Rows     uint16
 }
 
-// helperTimeout bounds the helper's report of its new session.
+// helperTimeout bounds starting the helper and its report of its session.
 const helperTimeout = 10 * time.Second
+
+// closeGrace is how long processes get to end after SIGHUP.
+const closeGrace = 2 * time.Second
 
 // Session is one shell under the agent's PTY.
 type Session struct {
 	// ID is the audit session id the shell runs in.
 	ID   uint32
 	PTY  *os.File
-	cmd  *exec.Cmd
-	gate *os.File // the helper execs sudo once it reads "go"
+	proc process
+	ctl  net.Conn
 	done chan struct{}
-	err  error
+	exit int
 
 	closeOnce sync.Once
 	closeErr  error
@@ -62,69 +67,60 @@ func Start(s Spec) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open a pseudo-terminal: %w", err)
 	}
-	defer tty.Close()
+	defer tty.Close() // the helper has its own; the agent keeps the master only
 	if err := pty.Setsize(ptmx, &pty.Winsize{Cols: s.Cols, Rows: s.Rows}); err != nil {
 		ptmx.Close()
 		return nil, fmt.Errorf("size the pseudo-terminal: %w", err)
 	}
-	sess, err := startHelper(s, ptmx, tty)
+	proc, err := s.Launcher.launch(helper{argv: helperArgs(s), uid: s.UID, user: s.User, tty: tty})
 	if err != nil {
 		ptmx.Close()
 		return nil, err
 	}
+	sess := &Session{PTY: ptmx, proc: proc, ctl: proc.control(), done: make(chan struct{}), exit: -1}
+	r := bufio.NewReader(sess.ctl)
+	if sess.ID, err = readSession(sess.ctl, r); err != nil {
+		err = errors.Join(err, sess.stop())
+		proc.wait()
+		return nil, errors.Join(err, ptmx.Close())
+	}
+	go sess.waitExit(r)
 	return sess, nil
 }
 
-func startHelper(s Spec, ptmx, tty *os.File) (*Session, error) {
-	reportR, reportW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	defer reportR.Close()
-	gateR, gateW, err := os.Pipe()
-	if err != nil {
-		reportW.Close()
-		return nil, err
-	}
-	cmd := exec.Command(s.Helper, "shell-helper", "--uid", strconv.FormatUint(uint64(s.UID), 10), "--term", s.Term)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-	cmd.ExtraFiles = []*os.File{reportW, gateR} // fds 3 and 4
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	err = cmd.Start()
-	reportW.Close()
-	gateR.Close()
-	if err != nil {
-		gateW.Close()
-		return nil, fmt.Errorf("start %s shell-helper: %w", s.Helper, err)
-	}
-	sess := &Session{PTY: ptmx, cmd: cmd, gate: gateW, done: make(chan struct{})}
-	go func() { sess.err = cmd.Wait(); close(sess.done) }()
-	if sess.ID, err = readSession(reportR); err != nil {
-		sess.Close()
-		return nil, err
-	}
-	return sess, nil
+// helperArgs is the helper's command line after the binary.
+func helperArgs(s Spec) []string {
+	return []string{"shell-helper", "--uid", strconv.FormatUint(uint64(s.UID), 10), "--term", s.Term}
 }
 
 // readSession reads the helper's "session N" line.
-func readSession(r *os.File) (uint32, error) {
-	_ = r.SetReadDeadline(time.Now().Add(helperTimeout))
-	line, err := bufio.NewReader(r).ReadString('\n')
+func readSession(c net.Conn, r *bufio.Reader) (uint32, error) {
+	_ = c.SetReadDeadline(time.Now().Add(helperTimeout))
+	defer c.SetReadDeadline(time.Time{})
+	n, err := readLine(r, lineSession)
 	if err != nil {
 		return 0, fmt.Errorf("the shell helper did not report its audit session: %w", err)
 	}
-	n, err := strconv.ParseUint(strings.TrimPrefix(strings.TrimSpace(line), "session "), 10, 32)
-	if err != nil {
-		return 0, fmt.Errorf("the shell helper reported %q, not a session", line)
+	if n <= 0 || n >= int64(^uint32(0)) {
+		return 0, fmt.Errorf("the shell helper opened no audit session (session %d)", n)
 	}
 	return uint32(n), nil
 }
 
-// Release lets the helper become the user and exec sudo -i.
-func (s *Session) Release() error {
-	_, err := io.WriteString(s.gate, "go\n")
-	s.gate.Close()
+// waitExit takes the helper's "exit N", then waits for the process.
+func (s *Session) waitExit(r *bufio.Reader) {
+	if n, err := readLine(r, lineExit); err == nil {
+		s.exit = int(n)
+	}
+	s.proc.wait()
+	close(s.done)
+}
+
+// Release lets the helper run sudo -i as the user.
+func (s *Session) Release() error { return writeWord(s.ctl, lineGo) }
+
+func writeWord(c net.Conn, w string) error {
+	_, err := c.Write([]byte(w + "\n"))
 	return err
 }
 
@@ -133,33 +129,32 @@ func (s *Session) Resize(cols, rows uint16) error {
 	return pty.Setsize(s.PTY, &pty.Winsize{Cols: cols, Rows: rows})
 }
 
-// Done is closed when the helper (then sudo) has exited.
+// Done is closed when the helper (and so sudo) has exited.
 func (s *Session) Done() <-chan struct{} { return s.done }
 
-// ExitCode is the shell's exit status once Done, -1 if killed.
-func (s *Session) ExitCode() int {
-	var ee *exec.ExitError
-	if errors.As(s.err, &ee) {
-		return ee.ExitCode()
-	}
-	if s.err != nil {
-		return -1
-	}
-	return 0
-}
+// ExitCode is the shell's exit status once Done, -1 if it was killed.
+func (s *Session) ExitCode() int { return s.exit }
 
-// Close ends every process of the session: SIGHUP first, as a closed
-// terminal would, then SIGKILL for what is still there after grace. The
-// audit session id is inherited by every child and cannot be left
-// without CAP_AUDIT_CONTROL, so it finds processes that sudo -i, su or a
-// nohup moved to other process groups.
+// Close ends every process of the session and closes the PTY.
 func (s *Session) Close() error {
-	s.closeOnce.Do(func() { s.closeErr = s.close() })
+	s.closeOnce.Do(func() {
+		err := s.stop()
+		<-s.done
+		s.closeErr = errors.Join(err, s.PTY.Close())
+	})
 	return s.closeErr
 }
 
-func (s *Session) close() error {
-	s.gate.Close() // a helper still waiting exits
+// stop ends the helper (one still waiting for "go" exits when the
+// connection closes) and everything it started: first what the launcher
+// placed it in (a transient unit is stopped, with every process of its
+// cgroup), then every process still in the audit session, which is
+// inherited by every child and cannot be left without CAP_AUDIT_CONTROL,
+// so it finds what sudo -i, su or a nohup moved elsewhere: SIGHUP, as a
+// closed terminal would send, then SIGKILL for what is there after grace.
+func (s *Session) stop() error {
+	s.ctl.Close()
+	err := s.proc.stop()
 	signalSession(s.ID, syscall.SIGHUP)
 	ctx, cancel := context.WithTimeout(context.Background(), closeGrace)
 	defer cancel()
@@ -167,9 +162,5 @@ func (s *Session) close() error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	signalSession(s.ID, syscall.SIGKILL)
-	<-s.done
-	return s.PTY.Close()
+	return err
 }
-
-// closeGrace is how long processes get to end after SIGHUP.
-const closeGrace = 2 * time.Second
