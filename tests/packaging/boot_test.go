@@ -224,7 +224,9 @@ func links(t *testing.T, pinDir string) map[string]int {
 // starts the control plane, the agent enrolls and reaches active once
 // enforcement is attached, pings the watchdog, logs structured journal
 // fields, and an upgrade to a newer build restarts both while the kernel
-// keeps enforcing through the same links; purge releases them.
+// keeps enforcing through the same links; recorded shells run outside
+// the agent's sandbox and end with it (recordedShells); purge releases
+// the links.
 func TestRootBootedAgent(t *testing.T) {
 	roottest.Require(t)
 	needTools(t, "systemd-nspawn", "nsenter", "bpftool", "debootstrap", "cp")
@@ -310,6 +312,7 @@ func TestRootBootedAgent(t *testing.T) {
 	}
 
 	upgrade(t, c, pinDir, before, started["MainPID"], hostID, newer)
+	recordedShells(t, c)
 
 	// Purge releases enforcement: the links are gone from the kernel.
 	c.run("dpkg", "--purge", "pam-agent", "pam-controlplane")

@@ -10,10 +10,15 @@ import (
 	"github.com/zpam/zpam/tests/roottest"
 )
 
-// debRootCache keeps a Debian bookworm minbase root with systemd (about
-// 330 MB, a minute to build from deb.debian.org) across runs; each test
-// works on a copy.
-const debRootCache = "/var/cache/zpam-debroot/bookworm"
+// debRootCache keeps a Debian bookworm minbase root with systemd, sudo
+// and the D-Bus system bus (about 340 MB, a minute to build from
+// deb.debian.org) across runs; each test works on a copy. The name
+// says what is in it, so that a cache built with less is not used.
+const debRootCache = "/var/cache/zpam-debroot/bookworm-sudo-dbus"
+
+// debRootPackages are installed besides minbase: the booted tests run
+// sudo in recorded shells, which the agent asks systemd for on the bus.
+const debRootPackages = "systemd,sudo,dbus"
 
 // TestRootDebInstall installs both .debs into a real Debian root with dpkg
 // in a chroot, so that the maintainer scripts run: install, reinstall over
@@ -90,7 +95,7 @@ func debRoot(t *testing.T) string {
 		if err := os.MkdirAll(filepath.Dir(tmp), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command("debootstrap", "--variant=minbase", "--include=systemd", "bookworm", tmp, "http://deb.debian.org/debian")
+		cmd := exec.Command("debootstrap", "--variant=minbase", "--include="+debRootPackages, "bookworm", tmp, "http://deb.debian.org/debian")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("debootstrap: %v\n%s", err, out)
 		}

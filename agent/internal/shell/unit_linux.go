@@ -21,7 +21,9 @@ import (
 const (
 	// Slice is the cgroup slice recorded shells run in, apart from the
 	// agent's: systemctl status pam-agent-shells.slice lists them, and a
-	// drop-in for it limits them.
+	// drop-in for it limits them. Dashes nest slices, so it sits at
+	// /pam.slice/pam-agent.slice/, beside user.slice where logins run
+	// and not in system.slice with the services.
 	Slice = "pam-agent-shells.slice"
 	// unitPrefix names every shell's unit, so that Sweep finds them.
 	unitPrefix = "pam-agent-shell-"
