@@ -47,6 +47,7 @@ func TestDebAgent(t *testing.T) {
 		"Version":      b.version + "-1",
 		"Architecture": runtime.GOARCH,
 		"Depends":      "systemd",
+		"Recommends":   "sudo, default-dbus-system-bus | dbus-system-bus",
 	})
 	if got := run(t, "dpkg-deb", "-I", deb, "conffiles"); strings.TrimSpace(got) != "/etc/pam-agent/agent.yaml" {
 		t.Errorf("conffiles = %q, want only /etc/pam-agent/agent.yaml", got)

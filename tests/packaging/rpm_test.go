@@ -13,17 +13,19 @@ func TestRPM(t *testing.T) {
 	needTools(t, "rpm")
 	b := packages(t)
 	cases := []struct {
-		pkg      string
-		files    []string
-		config   []string
-		requires []string
+		pkg        string
+		files      []string
+		config     []string
+		requires   []string
+		recommends []string
 	}{
 		{
 			pkg: "pam-agent",
 			files: []string{"/etc/pam-agent", "/etc/pam-agent/agent.yaml", "/usr/bin/pam-agent", "/usr/bin/pamctl",
 				"/usr/lib/systemd/system/pam-agent.service", "/var/lib/pam-agent"},
-			config:   []string{"/etc/pam-agent/agent.yaml"},
-			requires: []string{"systemd"},
+			config:     []string{"/etc/pam-agent/agent.yaml"},
+			requires:   []string{"systemd"},
+			recommends: []string{"dbus", "sudo"}, // recorded shells
 		},
 		{
 			pkg: "pam-controlplane",
@@ -57,6 +59,11 @@ func TestRPM(t *testing.T) {
 			slices.Sort(req)
 			if !slices.Equal(req, c.requires) {
 				t.Errorf("requires = %q, want %q", req, c.requires)
+			}
+			rec := strings.Fields(run(t, "rpm", "-qp", "--recommends", rpm))
+			slices.Sort(rec)
+			if !slices.Equal(rec, c.recommends) {
+				t.Errorf("recommends = %q, want %q", rec, c.recommends)
 			}
 			info := run(t, "rpm", "-qpi", rpm)
 			for _, want := range []string{"Name        : " + c.pkg, "Version     : " + b.version, "Release     : 1"} {
