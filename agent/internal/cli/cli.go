@@ -53,6 +53,14 @@ func Exit(code int, format string, args ...any) *ExitError {
 // Usage is a usage error: exit 2.
 func Usage(format string, args ...any) *ExitError { return Exit(ExitUsage, format, args...) }
 
+// FlagUsage is a usage error about the value of one of cmd's flags that
+// a command checked itself: the sentence starts with where that value
+// came from, --flag or the environment variable that set it, and goes on
+// with the formatted rest ("%q is not …").
+func FlagUsage(cmd *cobra.Command, flag, format string, args ...any) *ExitError {
+	return Usage("%s %s", envflag.Source(cmd.Flags(), flag), fmt.Sprintf(format, args...))
+}
+
 // Execute runs root with args and returns the exit code. Errors go to
 // stderr as "<name>: <sentence>". Every error our commands return is an
 // ExitError; a bad environment variable is a usage error, and so is

@@ -54,42 +54,43 @@ func newAuditCommand(g *globals) *cobra.Command {
 }
 
 // filter checks the flags and builds the query, one sentence per bad
-// value.
-func (f *auditFlags) filter(now time.Time) (*commonv1.AuditFilter, error) {
+// value, naming the flag or the variable that set it.
+func (f *auditFlags) filter(cmd *cobra.Command, now time.Time) (*commonv1.AuditFilter, error) {
 	out := &commonv1.AuditFilter{User: f.user, Host: f.host, Grant: f.grant}
 	for _, k := range f.kinds {
 		kind, err := eventjson.ParseKind(strings.TrimSpace(k))
 		if err != nil {
-			return nil, cli.Usage("--kind %s", err)
+			return nil, cli.FlagUsage(cmd, "kind", "%s", err)
 		}
 		out.Kinds = append(out.Kinds, kind)
 	}
 	if f.since != "" {
-		t, err := parseSince(f.since, now)
+		t, err := parseSince(cmd, f.since, now)
 		if err != nil {
 			return nil, err
 		}
 		out.Since = timestamppb.New(t)
 	}
 	if f.limit < 1 || f.limit > maxAuditLimit {
-		return nil, cli.Usage("--limit %d is not between 1 and %d", f.limit, maxAuditLimit)
+		return nil, cli.FlagUsage(cmd, "limit", "%d is not between 1 and %d", f.limit, maxAuditLimit)
 	}
 	out.Limit = uint32(f.limit)
 	return out, nil
 }
 
-func parseSince(s string, now time.Time) (time.Time, error) {
+// parseSince reads --since; a bad value is a usage error naming it.
+func parseSince(cmd *cobra.Command, s string, now time.Time) (time.Time, error) {
 	if d, err := time.ParseDuration(s); err == nil && d > 0 {
 		return now.Add(-d), nil
 	}
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t, nil
 	}
-	return time.Time{}, cli.Usage("--since %q is not a duration like 90s, 15m or 1h, or an RFC 3339 time like 2026-03-01T09:00:00Z", s)
+	return time.Time{}, cli.FlagUsage(cmd, "since", "%q is not a duration like 90s, 15m or 1h, or an RFC 3339 time like 2026-03-01T09:00:00Z", s)
 }
 
 func runAudit(cmd *cobra.Command, g *globals, f *auditFlags) error {
-	filter, err := f.filter(time.Now())
+	filter, err := f.filter(cmd, time.Now())
 	if err != nil {
 		return err
 	}

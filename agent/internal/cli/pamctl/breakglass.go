@@ -48,7 +48,7 @@ func runBreakGlass(cmd *cobra.Command, g *globals, f *breakGlassFlags) error {
 		return cli.Usage("--reason is required, e.g. --reason \"INC-4411 database down\"")
 	}
 	if f.dur < 0 {
-		return cli.Usage("--for %q must be a positive duration like 15m or 30m", f.dur)
+		return cli.FlagUsage(cmd, "for", "%q must be a positive duration like 15m or 30m", f.dur)
 	}
 	c, err := localclient.Dial(g.socket)
 	if err != nil {

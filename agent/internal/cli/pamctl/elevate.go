@@ -12,6 +12,7 @@ import (
 
 	"github.com/zpam/zpam/agent/internal/cli"
 	"github.com/zpam/zpam/agent/internal/localapi/localclient"
+	"github.com/zpam/zpam/internal/envflag"
 	commonv1 "github.com/zpam/zpam/proto/zpam/common/v1"
 	localv1 "github.com/zpam/zpam/proto/zpam/local/v1"
 )
@@ -80,20 +81,26 @@ func newElevateCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-func (f *elevateFlags) check() error {
+// check refuses bad values, naming each by the flag or the variable
+// that set it.
+func (f *elevateFlags) check(cmd *cobra.Command) error {
 	if f.dur <= 0 {
-		return cli.Usage("--for %q must be a positive duration like 90s, 15m or 1h", f.dur)
+		return cli.FlagUsage(cmd, "for", "%q must be a positive duration like 90s, 15m or 1h", f.dur)
 	}
 	if f.timeout <= 0 {
-		return cli.Usage("--timeout %q must be a positive duration like 90s, 15m or 1h", f.timeout)
+		return cli.FlagUsage(cmd, "timeout", "%q must be a positive duration like 90s, 15m or 1h", f.timeout)
 	}
 	for _, c := range f.commands {
 		if !filepath.IsAbs(c) {
-			return cli.Usage("--command %q is not an absolute path like /usr/bin/systemctl", c)
+			return cli.FlagUsage(cmd, "command", "%q is not an absolute path like /usr/bin/systemctl", c)
 		}
 	}
 	if f.shell && (f.noWait || f.asJSON) {
-		return cli.Usage("--shell runs an interactive shell; it cannot be combined with --no-wait or --json")
+		other := "no-wait"
+		if f.asJSON {
+			other = "json"
+		}
+		return cli.FlagUsage(cmd, "shell", "runs an interactive shell; it cannot be combined with %s", envflag.Source(cmd.Flags(), other))
 	}
 	return nil
 }
@@ -112,7 +119,7 @@ type elevateRun struct {
 }
 
 func runElevate(cmd *cobra.Command, g *globals, f *elevateFlags) error {
-	if err := f.check(); err != nil {
+	if err := f.check(cmd); err != nil {
 		return err
 	}
 	c, err := localclient.Dial(g.socket)

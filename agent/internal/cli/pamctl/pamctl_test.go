@@ -197,6 +197,46 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// TestUsageErrorsNameTheVariable: a bad value that a PAMCTL_ variable
+// set is named by that variable in the checks pamctl makes itself, as
+// in pflag's own; the same check on the command line names the flag.
+func TestUsageErrorsNameTheVariable(t *testing.T) {
+	cases := map[string]struct {
+		env  [2]string
+		args []string
+		want string
+	}{
+		"zero duration":   {[2]string{"PAMCTL_FOR", "0s"}, []string{"elevate"}, `pamctl: PAMCTL_FOR "0s" must be a positive duration like 90s, 15m or 1h`},
+		"zero timeout":    {[2]string{"PAMCTL_TIMEOUT", "0s"}, []string{"elevate"}, `pamctl: PAMCTL_TIMEOUT "0s" must be a positive duration like 90s, 15m or 1h`},
+		"relative cmd":    {[2]string{"PAMCTL_COMMAND", "ls"}, []string{"elevate"}, `pamctl: PAMCTL_COMMAND "ls" is not an absolute path like /usr/bin/systemctl`},
+		"shell and json":  {[2]string{"PAMCTL_JSON", "true"}, []string{"elevate", "--shell"}, `pamctl: --shell runs an interactive shell; it cannot be combined with PAMCTL_JSON`},
+		"shell, no tty":   {[2]string{"PAMCTL_SHELL", "true"}, []string{"elevate"}, `pamctl: PAMCTL_SHELL runs an interactive shell and needs a terminal on stdin and stdout`},
+		"negative window": {[2]string{"PAMCTL_FOR", "-5m"}, []string{"break-glass", "--reason", "INC-1"}, `pamctl: PAMCTL_FOR "-5m0s" must be a positive duration like 15m or 30m`},
+		"zero speed":      {[2]string{"PAMCTL_SPEED", "0"}, []string{"replay", "r-1"}, `pamctl: PAMCTL_SPEED 0 must be a positive number like 1, 2 or 0.5`},
+		"bad kind":        {[2]string{"PAMCTL_KIND", "bogus"}, []string{"audit"}, `pamctl: PAMCTL_KIND "bogus" is not an event kind; accepted: `},
+		"bad since":       {[2]string{"PAMCTL_SINCE", "soon"}, []string{"audit"}, `pamctl: PAMCTL_SINCE "soon" is not a duration like 90s, 15m or 1h, or an RFC 3339 time`},
+		"limit zero":      {[2]string{"PAMCTL_LIMIT", "0"}, []string{"audit"}, `pamctl: PAMCTL_LIMIT 0 is not between 1 and 10000`},
+		"resume and for":  {[2]string{"PAMCTL_FOR", "5m"}, []string{"elevate", "--resume", "g-1", "--otp", "1"}, `pamctl: --resume puts a suspended grant back as it was; it cannot be combined with PAMCTL_FOR`},
+		"findings since":  {[2]string{"PAMCTL_SINCE", "soon"}, []string{"findings"}, `pamctl: PAMCTL_SINCE "soon" is not a duration`},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv(tc.env[0], tc.env[1])
+			r := pamctlRun(t, append(tc.args, "--socket", "/nonexistent/agent.sock")...)
+			r.want(t, cli.ExitUsage)
+			if !strings.HasPrefix(r.stderr, tc.want) || strings.Count(r.stderr, "\n") != 1 {
+				t.Errorf("stderr = %q, want one line starting %q", r.stderr, tc.want)
+			}
+		})
+	}
+	// The same check on the command line names the flag.
+	r := pamctlRun(t, "elevate", "--shell", "--no-wait", "--socket", "/nonexistent/agent.sock")
+	r.want(t, cli.ExitUsage)
+	if want := "pamctl: --shell runs an interactive shell; it cannot be combined with --no-wait\n"; r.stderr != want {
+		t.Errorf("stderr = %q, want %q", r.stderr, want)
+	}
+}
+
 func TestStatus(t *testing.T) {
 	a := localapitest.Start(t, nil)
 	me := uint32(os.Getuid())

@@ -38,7 +38,7 @@ func newReplayCommand(g *globals) *cobra.Command {
 		Args: oneID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.speed <= 0 {
-				return cli.Usage("--speed %v must be a positive number like 1, 2 or 0.5", f.speed)
+				return cli.FlagUsage(cmd, "speed", "%v must be a positive number like 1, 2 or 0.5", f.speed)
 			}
 			fetch := func() ([]byte, error) { return fetchRecording(cmd, g.socket, args[0]) }
 			if g.server != "" {

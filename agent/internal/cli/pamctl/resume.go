@@ -9,6 +9,7 @@ import (
 
 	"github.com/zpam/zpam/agent/internal/cli"
 	"github.com/zpam/zpam/agent/internal/localapi/localclient"
+	"github.com/zpam/zpam/internal/envflag"
 	localv1 "github.com/zpam/zpam/proto/zpam/local/v1"
 )
 
@@ -20,7 +21,7 @@ var resumeExclusive = []string{"for", "reason", "command", "no-wait", "shell"}
 func checkResume(cmd *cobra.Command) error {
 	for _, name := range resumeExclusive {
 		if cmd.Flags().Changed(name) {
-			return cli.Usage("--resume puts a suspended grant back as it was; it cannot be combined with --%s", name)
+			return cli.FlagUsage(cmd, "resume", "puts a suspended grant back as it was; it cannot be combined with %s", envflag.Source(cmd.Flags(), name))
 		}
 	}
 	return nil
@@ -33,7 +34,7 @@ func runResume(cmd *cobra.Command, g *globals, f *elevateFlags) error {
 	if err := checkResume(cmd); err != nil {
 		return err
 	}
-	if err := f.check(); err != nil {
+	if err := f.check(cmd); err != nil {
 		return err
 	}
 	c, err := localclient.Dial(g.socket)

@@ -71,7 +71,7 @@ func newFindingsCommand(g *globals) *cobra.Command {
 func runFindings(cmd *cobra.Command, g *globals, f *findingsFlags) error {
 	q := &adminv1.ListFindingsRequest{User: f.user, Grant: f.grant}
 	if f.since != "" {
-		t, err := parseSince(f.since, time.Now())
+		t, err := parseSince(cmd, f.since, time.Now())
 		if err != nil {
 			return err
 		}

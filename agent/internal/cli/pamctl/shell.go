@@ -29,12 +29,12 @@ type shellClient struct {
 }
 
 func runShell(cmd *cobra.Command, g *globals, f *elevateFlags) error {
-	if err := f.check(); err != nil {
+	if err := f.check(cmd); err != nil {
 		return err
 	}
 	in, ok := terminal(cmd.InOrStdin())
 	if _, outOK := terminal(cmd.OutOrStdout()); !ok || !outOK {
-		return cli.Usage("--shell runs an interactive shell and needs a terminal on stdin and stdout")
+		return cli.FlagUsage(cmd, "shell", "runs an interactive shell and needs a terminal on stdin and stdout")
 	}
 	c, err := localclient.Dial(g.socket)
 	if err != nil {
