@@ -20,7 +20,7 @@ func writeFile(t *testing.T, body string) string {
 
 func TestLoadAndDefaults(t *testing.T) {
 	p := writeFile(t, "server: cp.example.com:7443\nlabels: {env: prod}\nallowlist: [/usr/local/bin/helper]\n")
-	f, err := Load(p, true)
+	f, err := Load(p, "--config")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,7 +49,7 @@ func TestErrorsNameFileAndLine(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			p := writeFile(t, tc.body)
-			f, err := Load(p, true)
+			f, err := Load(p, "--config")
 			if err == nil {
 				err = f.Check()
 			}
@@ -62,7 +62,7 @@ func TestErrorsNameFileAndLine(t *testing.T) {
 
 func TestFlagOverridesAreNamedInErrors(t *testing.T) {
 	p := writeFile(t, "server: good:1\n")
-	f, err := Load(p, true)
+	f, err := Load(p, "--config")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,10 +75,10 @@ func TestFlagOverridesAreNamedInErrors(t *testing.T) {
 
 func TestMissingFile(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "nope.yaml")
-	if _, err := Load(missing, true); err == nil || !strings.Contains(err.Error(), "does not exist") {
+	if _, err := Load(missing, "PAM_AGENT_CONFIG"); err == nil || !strings.Contains(err.Error(), "does not exist; give an existing one with PAM_AGENT_CONFIG") {
 		t.Fatalf("explicit missing config = %v, want an error", err)
 	}
-	f, err := Load(missing, false)
+	f, err := Load(missing, "")
 	if err != nil {
 		t.Fatalf("default missing config = %v, want an empty config", err)
 	}
@@ -100,14 +100,14 @@ func TestParseLabels(t *testing.T) {
 }
 
 func TestTelemetryDefaultsOnAndIsChecked(t *testing.T) {
-	f, err := Load(writeFile(t, "server: a:1\n"), true)
+	f, err := Load(writeFile(t, "server: a:1\n"), "--config")
 	if err != nil || f.Check() != nil {
 		t.Fatal(err)
 	}
 	if c := f.Config; !c.Telemetry.On() || !c.Telemetry.AuditOn() || c.TelemetryOptions().ArgvMax != kernel.DefaultArgvMax {
 		t.Fatalf("telemetry %+v; want on, audit on, default argv size", c.Telemetry)
 	}
-	f, err = Load(writeFile(t, "server: a:1\ntelemetry: {enabled: false, argv_max_bytes: 4096}\n"), true)
+	f, err = Load(writeFile(t, "server: a:1\ntelemetry: {enabled: false, argv_max_bytes: 4096}\n"), "--config")
 	if err != nil || f.Check() != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestTelemetryDefaultsOnAndIsChecked(t *testing.T) {
 		t.Fatalf("telemetry %+v; want off (audit with it), argv 4096", c.Telemetry)
 	}
 	p := writeFile(t, "server: a:1\n\ntelemetry:\n  argv_max_bytes: 10\n")
-	f, _ = Load(p, true)
+	f, _ = Load(p, "--config")
 	if err := f.Check(); err == nil || !strings.Contains(err.Error(), p+":3: telemetry: argv_max_bytes: 10 is out of range; give 64 to 8191") {
 		t.Fatalf("bad argv size: %v", err)
 	}
@@ -127,7 +127,7 @@ func TestSeveralServers(t *testing.T) {
 		"server:\n  - cp-a:7443\n  - cp-b:7443\n": "cp-a:7443,cp-b:7443",
 		"server: [cp-a:7443]\n":                   "cp-a:7443",
 	} {
-		f, err := Load(writeFile(t, body), true)
+		f, err := Load(writeFile(t, body), "--config")
 		if err == nil {
 			err = f.Check()
 		}
@@ -136,7 +136,7 @@ func TestSeveralServers(t *testing.T) {
 		}
 	}
 	p := writeFile(t, "server:\n  - cp-a:7443\n  - cp-b\n")
-	f, err := Load(p, true)
+	f, err := Load(p, "--config")
 	if err == nil {
 		err = f.Check()
 	}

@@ -15,14 +15,15 @@ import (
 )
 
 // Load reads the YAML file at path. A missing file yields an empty Config
-// unless explicit is set: a file the user named must exist. Syntax errors
+// unless namedBy says who named it ("--config", "PAM_AGENT_CONFIG"; empty
+// for the default path): a file the user named must exist. Syntax errors
 // name path:line. The caller applies flags to File.Config, then calls
 // File.Check once.
-func Load(path string, explicit bool) (*File, error) {
+func Load(path, namedBy string) (*File, error) {
 	data, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		if explicit {
-			return nil, fmt.Errorf("config file %s does not exist; give an existing --config or leave it out to use %s when present", path, DefaultPath)
+		if namedBy != "" {
+			return nil, fmt.Errorf("config file %s does not exist; give an existing one with %s or leave it out to use %s when present", path, namedBy, DefaultPath)
 		}
 		return &File{Config: &Config{}, Path: path, lines: map[string]int{}}, nil
 	}

@@ -108,6 +108,14 @@ func TestEnvironmentErrorsNameTheVariable(t *testing.T) {
 			}
 		})
 	}
+	t.Run("missing config", func(t *testing.T) {
+		missing := filepath.Join(t.TempDir(), "missing.yaml")
+		t.Setenv("PAM_AGENT_CONFIG", missing)
+		want := "pam-agent: config file " + missing + " does not exist; give an existing one with PAM_AGENT_CONFIG or leave it out"
+		if code, _, stderr := agentRun("run"); code != cli.ExitUsage || !strings.HasPrefix(stderr, want) {
+			t.Fatalf("exit %d, stderr %q; want exit 2 and %q", code, stderr, want)
+		}
+	})
 }
 
 func writeConfig(t *testing.T, body string) string {

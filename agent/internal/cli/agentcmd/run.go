@@ -79,7 +79,11 @@ func run(cmd *cobra.Command, f *runFlags, version string) error {
 // loadConfig reads agent.yaml, lets the flags given override it, and
 // validates the result once. Bad values are usage errors.
 func loadConfig(fs *pflag.FlagSet, f *runFlags) (*config.Config, error) {
-	file, err := config.Load(f.configPath, fs.Changed("config"))
+	namedBy := ""
+	if fs.Changed("config") {
+		namedBy = envflag.Source(fs, "config")
+	}
+	file, err := config.Load(f.configPath, namedBy)
 	if err != nil {
 		return nil, cli.Usage("%v", err)
 	}
