@@ -29,7 +29,7 @@ func newAuditVerify(e *env) *cobra.Command {
 			if err := checkDataDir(dir); err != nil {
 				return err
 			}
-			db, err := parseDatabase(dir, database)
+			db, err := parseDatabase(cmd, dir, database)
 			if err != nil {
 				return err
 			}

@@ -206,6 +206,12 @@ func TestEnvironment(t *testing.T) {
 		"bad duration": {[2]string{"PAM_CONTROLPLANE_TTL", "1x"}, []string{"token", "create"}, `PAM_CONTROLPLANE_TTL: "1x" is not a positive duration like 90s, 30m or 1h`},
 		"bad listen":   {[2]string{"PAM_CONTROLPLANE_LISTEN", "nope"}, []string{"serve"}, `PAM_CONTROLPLANE_LISTEN "nope" is not an address`},
 		"bad database": {[2]string{"PAM_CONTROLPLANE_DATABASE", "mysql://x"}, []string{"serve"}, `PAM_CONTROLPLANE_DATABASE "mysql://x" is not a database URL`},
+		// Checked by the command itself, not by the flag's parser.
+		"database of token": {[2]string{"PAM_CONTROLPLANE_DATABASE", "mysql://x"}, []string{"token", "create"}, `PAM_CONTROLPLANE_DATABASE "mysql://x" is not a database URL`},
+		"database of user":  {[2]string{"PAM_CONTROLPLANE_DATABASE", "mysql://x"}, []string{"user", "list"}, `PAM_CONTROLPLANE_DATABASE "mysql://x" is not a database URL`},
+		"bad spiffe id":     {[2]string{"PAM_CONTROLPLANE_SPIFFE_ID", "https://x"}, []string{"workload", "issue"}, `PAM_CONTROLPLANE_SPIFFE_ID: "https://x" is not a SPIFFE ID like spiffe://example.org/ci/deploy`},
+		"risk score":        {[2]string{"PAM_CONTROLPLANE_RISK", "101"}, []string{"policy", "test", "--user", "alice"}, `PAM_CONTROLPLANE_RISK 101 is not a score from 0 to 100`},
+		"workload ttl":      {[2]string{"PAM_CONTROLPLANE_TTL", "1000h"}, []string{"workload", "issue", "--spiffe-id", "spiffe://example.org/ci"}, `PAM_CONTROLPLANE_TTL 1000h0m0s is longer than a workload certificate may last (720h0m0s)`},
 		// The packages' env file once held PAM_CONTROLPLANE_OPTS.
 		"misspelt": {[2]string{"PAM_CONTROLPLANE_OPTS", "--listen 0.0.0.0:7443"}, []string{"serve"}, "PAM_CONTROLPLANE_OPTS is set but names no flag of any pam-controlplane command; unset it or use one that pam-controlplane serve accepts: PAM_CONTROLPLANE_DATABASE, PAM_CONTROLPLANE_DATA_DIR, "},
 	}

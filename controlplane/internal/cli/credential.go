@@ -32,7 +32,7 @@ func newUserCredential(e *env) *cobra.Command {
 			if out == "" {
 				return usagef("--out is required: the directory to write cert.pem, key.pem and ca.pem to")
 			}
-			db, err := parseDatabase(dir, database)
+			db, err := parseDatabase(cmd, dir, database)
 			if err != nil {
 				return err
 			}

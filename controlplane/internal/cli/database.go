@@ -15,13 +15,11 @@ func addDatabase(cmd *cobra.Command, raw *string) {
 	cmd.Flags().StringVar(raw, "database", "", databaseHelp)
 }
 
-// parseDatabase resolves --database; a bad value is a usage error.
-func parseDatabase(dir, raw string) (config.Database, error) {
+// parseDatabase resolves --database; a bad value is a usage error that
+// names PAM_CONTROLPLANE_DATABASE when that set it.
+func parseDatabase(cmd *cobra.Command, dir, raw string) (config.Database, error) {
 	db, err := config.ParseDatabase(raw, config.Layout{Dir: dir})
-	if err != nil {
-		return db, usagef("%v", err)
-	}
-	return db, nil
+	return db, usageOr(cmd, err)
 }
 
 // openStore opens the database serve uses, so admin commands write where

@@ -35,7 +35,7 @@ func newHostList(e *env) *cobra.Command {
 				return err
 			}
 			return run(func() error {
-				return withDirectory(cmd.Context(), dir, database, func(svc *enroll.Service) error {
+				return withDirectory(cmd, dir, database, func(svc *enroll.Service) error {
 					hosts, err := svc.Hosts(cmd.Context())
 					if err != nil {
 						return err
@@ -80,7 +80,7 @@ func newHostLabel(e *env) *cobra.Command {
 				return usagef("%v", strings.TrimSuffix(err.Error(), ": invalid argument"))
 			}
 			return run(func() error {
-				return withDirectory(cmd.Context(), dir, database, func(svc *enroll.Service) error {
+				return withDirectory(cmd, dir, database, func(svc *enroll.Service) error {
 					h, err := svc.LabelHost(cmd.Context(), args[0], change)
 					if err != nil {
 						return err

@@ -14,6 +14,7 @@ import (
 	"github.com/zpam/zpam/controlplane/internal/policy"
 	"github.com/zpam/zpam/controlplane/internal/requests"
 	"github.com/zpam/zpam/controlplane/internal/risk"
+	"github.com/zpam/zpam/internal/envflag"
 )
 
 func newPolicy(e *env) *cobra.Command {
@@ -45,7 +46,7 @@ func newPolicyTest(e *env) *cobra.Command {
 			"for risk as serve would score it, from the store's history of the user (--database, or\n" +
 			"zpam.db in --data-dir; none yet: no history); --risk N decides with score N instead.",
 		Args: noArgs,
-		RunE: func(*cobra.Command, []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkDataDir(f.dir); err != nil {
 				return err
 			}
@@ -53,9 +54,9 @@ func newPolicyTest(e *env) *cobra.Command {
 				return usagef("--user is required, e.g. --user alice")
 			}
 			if f.score != -1 && (f.score < 0 || f.score > risk.MaxScore) {
-				return usagef("--risk %d is not a score from 0 to %d", f.score, risk.MaxScore)
+				return usagef("%s %d is not a score from 0 to %d", envflag.Source(cmd.Flags(), "risk"), f.score, risk.MaxScore)
 			}
-			return run(func() error { return testPolicy(e, f) })
+			return run(func() error { return testPolicy(cmd, e, f) })
 		},
 	}
 	addDataDir(cmd, &f.dir)
@@ -75,13 +76,13 @@ func newPolicyTest(e *env) *cobra.Command {
 	return cmd
 }
 
-func testPolicy(e *env, f policyTestFlags) error {
+func testPolicy(cmd *cobra.Command, e *env, f policyTestFlags) error {
 	pol, err := policy.Load(config.Layout{Dir: f.dir}.Policy())
 	if err != nil {
 		return err
 	}
 	f.in.HostLabels, f.in.Time = f.labels, time.Now()
-	if f.in.Risk, err = assessForTest(pol, f); err != nil {
+	if f.in.Risk, err = assessForTest(cmd, pol, f); err != nil {
 		return err
 	}
 	d := pol.Evaluate(f.in)
@@ -121,11 +122,11 @@ func approversText(list []string) string {
 // assessForTest is --risk, or the score serve would give the request
 // from the store's history; without a store yet there is no history,
 // and policy test creates none.
-func assessForTest(pol *policy.Policy, f policyTestFlags) (risk.Assessment, error) {
+func assessForTest(cmd *cobra.Command, pol *policy.Policy, f policyTestFlags) (risk.Assessment, error) {
 	if f.score >= 0 {
 		return risk.Assessment{Score: f.score, Factors: []risk.Factor{}}, nil
 	}
-	db, err := parseDatabase(f.dir, f.database)
+	db, err := parseDatabase(cmd, f.dir, f.database)
 	if err != nil {
 		return risk.Assessment{}, err
 	}

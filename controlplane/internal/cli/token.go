@@ -10,6 +10,7 @@ import (
 	"github.com/zpam/zpam/controlplane/internal/ca"
 	"github.com/zpam/zpam/controlplane/internal/config"
 	"github.com/zpam/zpam/controlplane/internal/enroll"
+	"github.com/zpam/zpam/internal/envflag"
 )
 
 func newToken(e *env) *cobra.Command {
@@ -36,9 +37,9 @@ func newTokenCreate(e *env) *cobra.Command {
 				return err
 			}
 			if count < 1 || count > enroll.MaxTokenBatch {
-				return usagef("--count %d is outside 1 to %d (one token per host)", count, enroll.MaxTokenBatch)
+				return usagef("%s %d is outside 1 to %d (one token per host)", envflag.Source(cmd.Flags(), "count"), count, enroll.MaxTokenBatch)
 			}
-			db, err := parseDatabase(dir, database)
+			db, err := parseDatabase(cmd, dir, database)
 			if err != nil {
 				return err
 			}

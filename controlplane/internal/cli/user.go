@@ -34,7 +34,7 @@ func newUserAdd(e *env) *cobra.Command {
 			if err := checkDataDir(dir); err != nil {
 				return err
 			}
-			db, err := parseDatabase(dir, database)
+			db, err := parseDatabase(cmd, dir, database)
 			if err != nil {
 				return err
 			}
@@ -86,7 +86,7 @@ func newUserGroups(e *env) *cobra.Command {
 				return err
 			}
 			return run(func() error {
-				return withDirectory(cmd.Context(), dir, database, func(svc *enroll.Service) error {
+				return withDirectory(cmd, dir, database, func(svc *enroll.Service) error {
 					if err := svc.SetGroups(cmd.Context(), args[0], args[1:]); err != nil {
 						return err
 					}
@@ -112,7 +112,7 @@ func newUserRemove(e *env) *cobra.Command {
 				return err
 			}
 			return run(func() error {
-				return withDirectory(cmd.Context(), dir, database, func(svc *enroll.Service) error {
+				return withDirectory(cmd, dir, database, func(svc *enroll.Service) error {
 					if err := svc.RemoveUser(cmd.Context(), args[0]); err != nil {
 						return err
 					}
@@ -138,7 +138,7 @@ func newUserList(e *env) *cobra.Command {
 				return err
 			}
 			return run(func() error {
-				return withDirectory(cmd.Context(), dir, database, func(svc *enroll.Service) error {
+				return withDirectory(cmd, dir, database, func(svc *enroll.Service) error {
 					users, err := svc.Users(cmd.Context())
 					if err != nil {
 						return err
@@ -160,12 +160,12 @@ func newUserList(e *env) *cobra.Command {
 
 // withDirectory opens the database of --data-dir and --database for
 // people and hosts.
-func withDirectory(ctx context.Context, dir, database string, fn func(*enroll.Service) error) error {
-	where, err := parseDatabase(dir, database)
+func withDirectory(cmd *cobra.Command, dir, database string, fn func(*enroll.Service) error) error {
+	where, err := parseDatabase(cmd, dir, database)
 	if err != nil {
 		return err
 	}
-	db, err := openStore(ctx, where)
+	db, err := openStore(cmd.Context(), where)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/zpam/zpam/controlplane/internal/ca"
 	"github.com/zpam/zpam/controlplane/internal/config"
+	"github.com/zpam/zpam/internal/envflag"
 )
 
 func newWorkload(e *env) *cobra.Command {
@@ -33,12 +34,15 @@ func newWorkloadIssue(e *env) *cobra.Command {
 		Use:   "issue",
 		Short: "Write a client certificate (cert.pem, key.pem) naming a SPIFFE ID, and the CA (ca.pem), to --out",
 		Args:  noArgs,
-		RunE: func(*cobra.Command, []string) error {
+		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkDataDir(f.dir); err != nil {
 				return err
 			}
 			if _, err := ca.ParseSPIFFEID(f.spiffeID); err != nil {
-				return usagef("--spiffe-id: %v", err)
+				return usagef("%s: %v", envflag.Source(cmd.Flags(), "spiffe-id"), err)
+			}
+			if f.ttl > ca.MaxWorkloadValidity {
+				return usagef("%s %s is longer than a workload certificate may last (%s); automation should fetch fresh ones", envflag.Source(cmd.Flags(), "ttl"), f.ttl, ca.MaxWorkloadValidity)
 			}
 			if f.out == "" {
 				return usagef("--out is required: the directory for cert.pem, key.pem and ca.pem")
