@@ -42,11 +42,26 @@ func TestRootElevateEndToEnd(t *testing.T) {
 	time.Sleep(time.Until(granted.Add(6 * time.Second)))
 	wantKilled(t, "sudo after the grant expired", u.run("sudo", "-n", "true"))
 
-	// The mode and the decisions are exported for monitoring.
-	metrics := scrape(t, "http://"+s.metrics+"/metrics")
-	for _, want := range []string{`zpam_agent_enforcement_mode{mode="signal"} 1`,
+	// The mode and the decisions are exported for monitoring. A decision
+	// is counted when the agent reads its record from the ring buffer, a
+	// moment after sudo was killed, so the counts are awaited, not sampled.
+	wants := []string{`zpam_agent_enforcement_mode{mode="signal"} 1`,
 		`zpam_agent_escalations_total{decision="denied",via="exec"} 2`,
-		`zpam_agent_escalations_total{decision="allowed",via="exec"} 1`} {
+		`zpam_agent_escalations_total{decision="allowed",via="exec"} 1`}
+	var metrics string
+	hasAll := func() bool {
+		metrics = scrape(t, "http://"+s.metrics+"/metrics")
+		for _, want := range wants {
+			if !strings.Contains(metrics, want) {
+				return false
+			}
+		}
+		return true
+	}
+	for deadline := time.Now().Add(10 * time.Second); !hasAll() && time.Now().Before(deadline); {
+		time.Sleep(50 * time.Millisecond)
+	}
+	for _, want := range wants {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("agent /metrics lacks %s:\n%s", want, metrics)
 		}

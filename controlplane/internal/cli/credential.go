@@ -36,7 +36,9 @@ func newUserCredential(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return run(func() error { return issueCredential(cmd.Context(), e, config.Layout{Dir: dir}, db, args[0], out, admin) })
+			return run(func() error {
+				return issueCredential(cmd.Context(), e, config.Layout{Dir: dir}, db, args[0], out, admin)
+			})
 		},
 	}
 	addDataDir(cmd, &dir)
