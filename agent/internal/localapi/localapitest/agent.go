@@ -109,10 +109,11 @@ func (d *Denials) Recent(uid uint32) []kernel.Event {
 	return out
 }
 
-// Eventually polls cond for up to five seconds.
+// Eventually polls cond for up to thirty seconds: long enough for a
+// loaded CI machine, and only a failing test ever waits that long.
 func Eventually(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
