@@ -60,7 +60,7 @@ func TestRootScopedGrantAllowsOnlyItsCommands(t *testing.T) {
 func TestRootScopedGrantUnderRealSudo(t *testing.T) {
 	pinDir := setupRoot(t)
 	mode := enforcingMode(t)
-	s := newSudoer(t, "zpam-kscope")
+	s := newSudoer(t, "zpam-scoped")
 	e := openEnforcer(t, Options{Mode: mode, PinDir: pinDir})
 	defer e.Close()
 	scoped := Grant{ID: "g-id-only", UID: s.uid, SessionID: AnySession, ExpiresAt: time.Now().Add(time.Minute), Commands: []string{"/usr/bin/id"}}
