@@ -32,9 +32,9 @@ func openAudit(g *globals) (auditSource, error) {
 	if g.server != "" {
 		return dialAuditServer(g.server, g.credential)
 	}
-	c, err := localclient.Dial(g.socket)
+	c, err := dialAgent(g.socket)
 	if err != nil {
-		return nil, cli.Exit(cli.ExitUnreachable, "cannot reach the agent at %s: %v", g.socket, err)
+		return nil, err
 	}
 	return &agentAudit{c: c, socket: g.socket}, nil
 }

@@ -29,9 +29,9 @@ func openApprovals(g *globals) (approvals, error) {
 	if g.server != "" {
 		return dialRemote(g.server, g.credential)
 	}
-	c, err := localclient.Dial(g.socket)
+	c, err := dialAgent(g.socket)
 	if err != nil {
-		return nil, cli.Exit(cli.ExitUnreachable, "cannot reach the agent at %s: %v", g.socket, err)
+		return nil, err
 	}
 	return &viaAgent{c: c, socket: g.socket}, nil
 }

@@ -11,7 +11,6 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/zpam/zpam/agent/internal/cli"
-	"github.com/zpam/zpam/agent/internal/localapi/localclient"
 	localv1 "github.com/zpam/zpam/proto/zpam/local/v1"
 )
 
@@ -50,9 +49,9 @@ func runBreakGlass(cmd *cobra.Command, g *globals, f *breakGlassFlags) error {
 	if f.dur < 0 {
 		return cli.FlagUsage(cmd, "for", "%q must be a positive duration like 15m or 30m", f.dur)
 	}
-	c, err := localclient.Dial(g.socket)
+	c, err := dialAgent(g.socket)
 	if err != nil {
-		return cli.Exit(cli.ExitUnreachable, "cannot reach the agent at %s: %v", g.socket, err)
+		return err
 	}
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(cmd.Context(), breakGlassTimeout)

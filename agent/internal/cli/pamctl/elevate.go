@@ -122,9 +122,9 @@ func runElevate(cmd *cobra.Command, g *globals, f *elevateFlags) error {
 	if err := f.check(cmd); err != nil {
 		return err
 	}
-	c, err := localclient.Dial(g.socket)
+	c, err := dialAgent(g.socket)
 	if err != nil {
-		return cli.Exit(cli.ExitUnreachable, "cannot reach the agent at %s: %v", g.socket, err)
+		return err
 	}
 	defer c.Close()
 	e := &elevateRun{cmd: cmd, socket: g.socket, f: f, c: c}

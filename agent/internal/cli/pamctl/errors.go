@@ -67,3 +67,13 @@ func describeDialErr(err error) string {
 	}
 	return err.Error()
 }
+
+// dialAgent connects to the agent's local API on socket; the one error
+// every command gives when it cannot says which socket it tried.
+func dialAgent(socket string) (*localclient.Client, error) {
+	c, err := localclient.Dial(socket)
+	if err != nil {
+		return nil, cli.Exit(cli.ExitUnreachable, "cannot reach the agent at %s: %v", socket, err)
+	}
+	return c, nil
+}

@@ -10,7 +10,6 @@ import (
 
 	"github.com/zpam/zpam/agent/internal/asciicast"
 	"github.com/zpam/zpam/agent/internal/cli"
-	"github.com/zpam/zpam/agent/internal/localapi/localclient"
 	localv1 "github.com/zpam/zpam/proto/zpam/local/v1"
 )
 
@@ -70,9 +69,9 @@ func newReplayCommand(g *globals) *cobra.Command {
 }
 
 func fetchRecording(cmd *cobra.Command, socket, id string) ([]byte, error) {
-	c, err := localclient.Dial(socket)
+	c, err := dialAgent(socket)
 	if err != nil {
-		return nil, cli.Exit(cli.ExitUnreachable, "cannot reach the agent at %s: %v", socket, err)
+		return nil, err
 	}
 	defer c.Close()
 	stream, err := c.ReadRecording(cmd.Context(), &localv1.ReadRecordingRequest{Id: id})

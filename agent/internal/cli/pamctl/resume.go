@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zpam/zpam/agent/internal/cli"
-	"github.com/zpam/zpam/agent/internal/localapi/localclient"
 	"github.com/zpam/zpam/internal/envflag"
 	localv1 "github.com/zpam/zpam/proto/zpam/local/v1"
 )
@@ -37,9 +36,9 @@ func runResume(cmd *cobra.Command, g *globals, f *elevateFlags) error {
 	if err := f.check(cmd); err != nil {
 		return err
 	}
-	c, err := localclient.Dial(g.socket)
+	c, err := dialAgent(g.socket)
 	if err != nil {
-		return cli.Exit(cli.ExitUnreachable, "cannot reach the agent at %s: %v", g.socket, err)
+		return err
 	}
 	defer c.Close()
 	e := &elevateRun{cmd: cmd, socket: g.socket, f: f, c: c}

@@ -31,9 +31,9 @@ func openRisk(g *globals) (riskSource, error) {
 		}
 		return &serverRisk{remote: r, api: adminv1.NewRiskServiceClient(r.conn)}, nil
 	}
-	c, err := localclient.Dial(g.socket)
+	c, err := dialAgent(g.socket)
 	if err != nil {
-		return nil, cli.Exit(cli.ExitUnreachable, "cannot reach the agent at %s: %v", g.socket, err)
+		return nil, err
 	}
 	return &agentRisk{c: c, socket: g.socket}, nil
 }

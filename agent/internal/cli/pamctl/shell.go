@@ -15,7 +15,6 @@ import (
 	"golang.org/x/term"
 
 	"github.com/zpam/zpam/agent/internal/cli"
-	"github.com/zpam/zpam/agent/internal/localapi/localclient"
 	localv1 "github.com/zpam/zpam/proto/zpam/local/v1"
 )
 
@@ -36,9 +35,9 @@ func runShell(cmd *cobra.Command, g *globals, f *elevateFlags) error {
 	if _, outOK := terminal(cmd.OutOrStdout()); !ok || !outOK {
 		return cli.FlagUsage(cmd, "shell", "runs an interactive shell and needs a terminal on stdin and stdout")
 	}
-	c, err := localclient.Dial(g.socket)
+	c, err := dialAgent(g.socket)
 	if err != nil {
-		return cli.Exit(cli.ExitUnreachable, "cannot reach the agent at %s: %v", g.socket, err)
+		return err
 	}
 	defer c.Close()
 	e := &elevateRun{cmd: cmd, socket: g.socket, f: f, c: c}

@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/zpam/zpam/agent/internal/cli"
-	"github.com/zpam/zpam/agent/internal/localapi/localclient"
 	localv1 "github.com/zpam/zpam/proto/zpam/local/v1"
 )
 
@@ -41,9 +40,9 @@ func newStatusCommand(g *globals) *cobra.Command {
 }
 
 func fetchStatus(ctx context.Context, socket string) (*localv1.StatusResponse, error) {
-	c, err := localclient.Dial(socket)
+	c, err := dialAgent(socket)
 	if err != nil {
-		return nil, cli.Exit(cli.ExitUnreachable, "cannot reach the agent at %s: %v", socket, err)
+		return nil, err
 	}
 	defer c.Close()
 	ctx, cancel := context.WithTimeout(ctx, statusTimeout)
