@@ -26,16 +26,7 @@ func (t *Table) Wait(ctx context.Context, id string) error {
 		t.mu.Unlock()
 		return e.err
 	}
-	ch := make(chan error, 1)
-	t.waiters[id] = append(t.waiters[id], ch)
-	t.mu.Unlock()
-	select {
-	case err := <-ch:
-		return err
-	case <-ctx.Done():
-		t.dropWaiter(id, ch)
-		return ctx.Err()
-	}
+	return t.awaitLocked(ctx, id)
 }
 
 // WaitBack is Wait for a grant that comes back under the same id after
@@ -47,6 +38,12 @@ func (t *Table) WaitBack(ctx context.Context, id string) error {
 		t.mu.Unlock()
 		return nil
 	}
+	return t.awaitLocked(ctx, id)
+}
+
+// awaitLocked registers a waiter for id, releases the mutex the caller
+// holds, and waits for the grant's next write or ending.
+func (t *Table) awaitLocked(ctx context.Context, id string) error {
 	ch := make(chan error, 1)
 	t.waiters[id] = append(t.waiters[id], ch)
 	t.mu.Unlock()
